@@ -1,0 +1,118 @@
+# SPDX-License-Identifier: GPL-2.0
+# forkpin: fork() and pinned memory on Linux 6.1 LTS.
+#
+# This Makefile only wires the pipeline steps in scripts/ (one script per
+# step, each usable alone) and documents them: see `make help`.
+
+S := scripts
+
+# User variables (all optional; see make help).
+KERNEL_SRC ?=
+ifneq ($(O),)
+BUILD := $(abspath $(O))
+endif
+BUILD ?= $(CURDIR)/build
+ACCEL ?= auto
+QEMU_MEM ?= 2G
+QEMU_CPUS ?= 2
+TESTS ?=
+JOBS ?= $(shell nproc)
+FLAVOR ?= patched
+BOOT_TIMEOUT ?= 1200
+export KERNEL_SRC BUILD ACCEL QEMU_MEM QEMU_CPUS TESTS JOBS BOOT_TIMEOUT
+export TEST_TIMEOUT HUGEPAGES CCACHE_DIR EXTRA_KCONFIG KVM_WATCHDOG
+
+# The steps from a patched tree to a booted, tested kernel, for one flavor.
+define kernel_steps
+$(S)/apply.sh $(1)
+$(S)/config.sh $(1)
+$(S)/build.sh $(1)
+$(S)/selftests.sh $(1)
+$(S)/initramfs.sh $(1)
+endef
+
+.PHONY: all check run-host help deps base apply config build selftests \
+	initramfs boot verdict check-apply check-harness clean distclean
+
+# The main job: base -> apply -> build -> boot -> selftests -> verdict.
+all:
+	@$(S)/deps.sh run
+	@$(S)/base.sh
+	@$(call kernel_steps,$(FLAVOR))
+	@$(S)/boot.sh $(FLAVOR)
+	@$(S)/verdict.py $(FLAVOR)
+
+# The test suite (what .ci/run calls): A/B of base and patched kernels,
+# built with the same config, plus the harness's own checks.
+check:
+	@$(S)/deps.sh run
+	@$(S)/base.sh
+	@$(call kernel_steps,base)
+	@$(S)/boot.sh base || echo "[forkpin] boot base failed: recorded, the verdict will show it"
+	@$(call kernel_steps,patched)
+	@$(S)/boot.sh patched || echo "[forkpin] boot patched failed: the verdict will show it"
+	@$(S)/check-harness.sh || true
+	@$(S)/verdict.py base patched
+
+# The selftests on the running kernel (real hardware, bare metal).
+run-host:
+	@$(S)/deps.sh host
+	@$(S)/run-host.sh
+
+deps:
+	@$(S)/deps.sh run
+base:
+	@$(S)/base.sh
+apply config build selftests initramfs boot:
+	@$(S)/$@.sh $(FLAVOR)
+verdict:
+	@$(S)/verdict.py $(FLAVOR)
+check-apply:
+	@$(S)/check-apply.sh
+check-harness:
+	@$(S)/check-harness.sh
+
+clean:
+	rm -rf $(BUILD)/base $(BUILD)/patched $(BUILD)/host $(BUILD)/*.tap \
+		$(BUILD)/summary-* $(BUILD)/results-*
+distclean:
+	rm -rf $(BUILD)
+
+help:
+	@echo 'forkpin: fork() and pinned memory on Linux 6.1 LTS'
+	@echo
+	@echo 'Main targets:'
+	@echo '  make               apply the series, build, boot in QEMU, run the selftests,'
+	@echo '                     print the summary (FLAVOR=patched by default)'
+	@echo '  make check         the test suite: base and patched kernels (A/B), the'
+	@echo '                     expectations in patches/expectations, the harness checks'
+	@echo '  make run-host      the selftests on the running kernel (bare metal)'
+	@echo
+	@echo 'Single steps (for FLAVOR):'
+	@echo '  deps               install missing Debian packages (root) or print the line'
+	@echo '  base               find the 6.1.y tree (KERNEL_SRC or Debian linux-source-6.1)'
+	@echo '  apply              private copy of the tree + quilt push of the series'
+	@echo '  config             tinyconfig + fragments, every requested option verified'
+	@echo '  build              bzImage and uapi headers, O= build dir, ccache'
+	@echo '  selftests          the selftests, static, against the uapi headers'
+	@echo '  initramfs          busybox + selftests + scripts/guest-init.sh'
+	@echo '  boot               QEMU (KVM, falling back to TCG), results in BUILD/FLAVOR/run'
+	@echo '  verdict            the summary table of the last boot'
+	@echo '  check-apply        the series applies with git am and patch -p1 too'
+	@echo '  check-harness      the harness error paths (bad input, panics, hangs)'
+	@echo '  clean / distclean  remove the flavors'"'"' trees and runs / all of BUILD'
+	@echo
+	@echo 'Variables:'
+	@echo '  KERNEL_SRC=DIR     any 6.1.y tree, git or plain, never modified'
+	@echo '                     (default: Debian'"'"'s linux-source-6.1 tarball)'
+	@echo '  O=DIR, BUILD=DIR   build directory (default: ./build)'
+	@echo '  FLAVOR=            patched (6.1 + whole series) or base (6.1 + test support)'
+	@echo '  ACCEL=             auto (KVM, else TCG), kvm, tcg (default: auto)'
+	@echo '  QEMU_MEM=, QEMU_CPUS=  guest memory and CPUs (default: 2G, 2)'
+	@echo '  TESTS="a b"        run only these selftest programs'
+	@echo '  JOBS=N             parallel build jobs (default: nproc)'
+	@echo '  BOOT_TIMEOUT=S     whole guest run limit in seconds (default: 1200)'
+	@echo '  TEST_TIMEOUT=S     per-test limit (default: tools/testing/selftests/mm/settings)'
+	@echo '  HUGEPAGES=N        2 MiB huge pages reserved in the guest (default: 64)'
+	@echo '  EXTRA_KCONFIG=F    a kconfig fragment of your own, applied last'
+	@echo '  CCACHE_DIR=DIR     compiler cache (default: ~/.cache/forkpin/ccache)'

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# scripts/check-harness.sh - test the harness and the series themselves:
+# the series applies every way a kernel developer applies it, every patch
+# is a proper kernel patch, and bad input (a bad KERNEL_SRC, a corrupted
+# patch, a missing package, a guest that panics or hangs) gets one clear
+# error line, a non-zero exit and loses nothing.
+#
+# Writes TAP to $BUILD/harness.tap (read by verdict.py). The guest checks
+# need the patched kernel and initramfs built (make check does that first).
+set -u
+. "$(dirname "$0")/lib.sh"
+
+tap=$BUILD/harness.tap
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0 failed=0
+mkdir -p "$BUILD"
+: >"$tap"
+
+# check DESCRIPTION CMD...: CMD's success is the check's.
+check() {
+	local desc=$1
+	shift
+	n=$((n + 1))
+	if "$@" >"$tmp/out" 2>&1; then
+		echo "ok $n $desc" >>"$tap"
+		say "harness: ok: $desc"
+	else
+		echo "not ok $n $desc" >>"$tap"
+		failed=$((failed + 1))
+		say "harness: FAIL: $desc"
+		sed 's/^/    /' "$tmp/out" >&2
+	fi
+}
+
+# fails_with PATTERN CMD...: CMD exits non-zero and its stderr has one
+# "forkpin: error:" line, matching PATTERN.
+fails_with() {
+	local pat=$1 rc=0
+	shift
+	"$@" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
+	cat "$tmp/stderr"
+	[ $rc -ne 0 ] || { echo "exit status 0"; return 1; }
+	[ "$(grep -c '^forkpin: error:' "$tmp/stderr")" = 1 ] || { echo "not exactly one error line"; return 1; }
+	grep '^forkpin: error:' "$tmp/stderr" | grep -q -- "$pat" || { echo "error line does not match: $pat"; return 1; }
+}
+
+series_applies() { "$SCRIPTS/check-apply.sh"; }
+
+patches_are_kernel_patches() {
+	local p cp=$BUILD/linux-source-6.1/scripts/checkpatch.pl ok=0
+	base_env
+	cp=$PRISTINE/scripts/checkpatch.pl
+	for p in $(series_patches patched); do
+		grep -q '^Subject: \[PATCH\] mm/[a-z_/.-]*: ' "$PATCHES/$p" || { echo "$p: Subject is not '[PATCH] mm/<file>: summary'"; ok=1; }
+		grep -q '^Signed-off-by: ' "$PATCHES/$p" || { echo "$p: no Signed-off-by"; ok=1; }
+		perl "$cp" --strict --no-tree -q "$PATCHES/$p" >"$tmp/cp" 2>&1 || { echo "$p: checkpatch --strict:"; cat "$tmp/cp"; ok=1; }
+	done
+	return $ok
+}
+
+bad_kernel_src() {
+	fails_with 'KERNEL_SRC=/nonexistent' env KERNEL_SRC=/nonexistent BUILD="$tmp/b1" "$SCRIPTS/base.sh"
+}
+
+wrong_kernel_version() {
+	mkdir -p "$tmp/linux-6.6/mm"
+	printf 'VERSION = 6\nPATCHLEVEL = 6\nSUBLEVEL = 1\nEXTRAVERSION =\nNAME = x\n' >"$tmp/linux-6.6/Makefile"
+	touch "$tmp/linux-6.6/mm/memory.c"
+	fails_with 'Linux 6.6.1, but forkpin is a series for 6.1.y' env KERNEL_SRC="$tmp/linux-6.6" BUILD="$tmp/b2" "$SCRIPTS/base.sh"
+}
+
+corrupted_patch_applies_nothing() {
+	local first b=$tmp/b3 p=$tmp/patches
+	base_env
+	first=$(series_patches patched | head -n 1)
+	[ -n "$first" ] || return 0
+	mkdir -p "$p" "$b"
+	cp "$PATCHES"/series "$PATCHES"/*.patch "$p/"
+	# Good series first: a working tree must survive the failed apply.
+	printf 'PRISTINE=%s\nKVERSION=%s\nKERNEL_SRC=%s\n' "$PRISTINE" "$KVERSION" "${KERNEL_SRC:-}" >"$b/base.env"
+	PATCHES=$p BUILD=$b "$SCRIPTS/apply.sh" patched || return 1
+	local before; before=$(cat "$b/patched/.forkpin-apply")
+	# Break the context of the first hunk of the first patch.
+	awk '/^@@/ && !done { print; getline; sub(/[a-z]/, "X"); print; done = 1; next } { print }' \
+		"$PATCHES/$first" >"$p/$first"
+	fails_with "patch $first does not apply to Linux $KVERSION.*FAILED" \
+		env PATCHES="$p" BUILD="$b" "$SCRIPTS/apply.sh" patched || return 1
+	[ ! -e "$b/patched/src.new" ] || { echo "half-applied tree left at $b/patched/src.new"; return 1; }
+	[ "$(cat "$b/patched/.forkpin-apply")" = "$before" ] || { echo "stamp changed"; return 1; }
+	[ -z "$(find "$b/patched/src" -name '*.rej' | head -n 1)" ] || { echo "rejects left in the tree"; return 1; }
+	grep -qx "$first" "$b/patched/src/.pc/applied-patches" || { echo "the good tree was lost"; return 1; }
+}
+
+missing_package_as_user() {
+	mkdir -p "$tmp/bin"
+	printf '#!/bin/sh\nexit 1\n' >"$tmp/bin/dpkg-query"
+	printf '#!/bin/sh\necho 1000\n' >"$tmp/bin/id"
+	chmod +x "$tmp/bin/dpkg-query" "$tmp/bin/id"
+	local rc=0
+	PATH=$tmp/bin:$PATH "$SCRIPTS/deps.sh" 2>"$tmp/err" || rc=$?
+	cat "$tmp/err"
+	[ $rc = 2 ] && grep -q '^forkpin: error: missing packages; as root run: apt-get install -y .*quilt' "$tmp/err"
+}
+
+guest_panic_is_reported() {
+	fails_with 'boot patched: guest panicked' env INIT=/nonexistent-init RUN="$tmp/run-panic" \
+		BOOT_TIMEOUT=300 "$SCRIPTS/boot.sh" patched || return 1
+	grep -q 'last lines of' "$tmp/stderr" || { echo "no console tail shown"; return 1; }
+}
+
+guest_hang_is_killed() {
+	# rdinit=/bin/busybox -- sleep: a guest that never reports.
+	fails_with 'did not finish within 60s' env INIT=/bin/busybox APPEND="-- sleep 100000" \
+		RUN="$tmp/run-hang" BOOT_TIMEOUT=60 "$SCRIPTS/boot.sh" patched
+}
+
+check "series applies with quilt, git am and patch -p1 alike" series_applies
+check "every patch has a mm/ Subject, a Signed-off-by and is checkpatch --strict clean" patches_are_kernel_patches
+check "KERNEL_SRC=/nonexistent: one error line, non-zero exit" bad_kernel_src
+check "KERNEL_SRC of another version: one error line naming it" wrong_kernel_version
+check "a corrupted patch is named, nothing half-applied, the old tree kept" corrupted_patch_applies_nothing
+check "a missing package, not root: prints the apt-get line, exit 2" missing_package_as_user
+if [ -f "$BUILD/patched/initramfs.cpio" ] && [ "${HARNESS_BOOT:-1}" != 0 ]; then
+	check "a guest that panics (bogus init): reported with the log tail" guest_panic_is_reported
+	check "a guest that hangs: killed at BOOT_TIMEOUT, reported" guest_hang_is_killed
+fi
+say "harness: $((n - failed))/$n checks passed"
+[ $failed -eq 0 ]

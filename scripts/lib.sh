@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared by every scripts/*.sh step: paths, logging, errors.
+# Sourced, never run. Every variable can be set from the environment (the
+# Makefile exports them); the defaults make each step usable alone.
+
+FORKPIN=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SCRIPTS=$FORKPIN/scripts
+BUILD=${BUILD:-$FORKPIN/build}
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+PATCHES=${PATCHES:-$FORKPIN/patches}
+SELFTESTS=$FORKPIN/tools/testing/selftests/mm
+JOBS=${JOBS:-$(nproc)}
+# The default base: Debian's linux-source-6.1 package.
+DEBIAN_TARBALL=${DEBIAN_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/forkpin/ccache}
+
+# One line on stderr: what happens now.
+say() { printf '[forkpin] %s\n' "$*" >&2; }
+# One line saying what went wrong and where, then exit non-zero.
+die() { printf 'forkpin: error: %s\n' "$*" >&2; exit 1; }
+
+# flavor_dir FLAVOR: the build directory of one kernel flavor.
+#   base    = 6.1 + the "test support" section of patches/series
+#   patched = 6.1 + the whole series
+flavor_check() {
+	case ${1:-} in
+	base|patched) ;;
+	*) die "unknown flavor '${1:-}' (expected base or patched)" ;;
+	esac
+}
+flavor_dir() { flavor_check "$1"; echo "$BUILD/$1"; }
+flavor_localversion() { [ "$1" = base ] && echo -base || echo -forkpin; }
+
+# kernel_version DIR: "6.1.192" from a tree's top Makefile.
+kernel_version() {
+	awk -F' *= *' '
+		$1 == "VERSION" { v = $2 } $1 == "PATCHLEVEL" { p = $2 }
+		$1 == "SUBLEVEL" { s = $2 } $1 == "EXTRAVERSION" { e = $2 }
+		$1 ~ /^NAME/ { exit }
+		END { if (v != "") printf "%s.%s.%s%s\n", v, p, s, e }' "$1/Makefile"
+}
+
+# elapsed SECONDS: "3m07s"
+elapsed() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# run_with_progress LABEL LOG CMD...: run CMD with its output in LOG and a
+# progress line every PROGRESS_EVERY seconds (compiled files and time).
+# On failure, print the end of the log.
+run_with_progress() {
+	local label=$1 log=$2 start=$SECONDS pid rc n
+	shift 2
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	while ! wait_timeout "$pid" "${PROGRESS_EVERY:-20}"; do
+		n=$(grep -c -E '^  (CC|AS|LD|AR|HOSTCC)' "$log" 2>/dev/null)
+		say "$label: ${n:-0} files built, $(elapsed $((SECONDS - start)))"
+	done
+	wait "$pid"
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		tail -n 30 "$log" >&2
+		die "$label failed (exit $rc); full log: $log"
+	fi
+	say "$label: done in $(elapsed $((SECONDS - start)))"
+}
+
+# wait_timeout PID SECONDS: true once PID has exited, false after SECONDS.
+wait_timeout() {
+	local i
+	for ((i = 0; i < $2 * 5; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.2
+	done
+	! kill -0 "$1" 2>/dev/null
+}
+
+# stamp_ok FILE CONTENT: true if FILE holds CONTENT (step is up to date).
+stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+
+# series_patches FLAVOR: FLAVOR's patch file names, in series order. The
+# series is split into sections by "# == title ==" lines; the "base"
+# flavor takes only the section whose title says "test support".
+series_patches() {
+	[ -f "$PATCHES/series" ] || die "no series file at $PATCHES/series"
+	awk -v flavor="$1" '
+		/^# == / { section = tolower($0); next }
+		/^[ \t]*(#|$)/ { next }
+		flavor == "patched" || section ~ /test support/ { print $1 }
+	' "$PATCHES/series"
+}
+
+# base_env: load what scripts/base.sh found (PRISTINE, KVERSION), running
+# it first if needed.
+base_env() {
+	if [ ! -f "$BUILD/base.env" ] || [ "${KERNEL_SRC:-}" != "$(sed -n 's/^KERNEL_SRC=//p' "$BUILD/base.env")" ]; then
+		"$SCRIPTS/base.sh" || exit 1
+	fi
+	. "$BUILD/base.env"
+}
+
+# Each make we start is a top-level make: nothing of the caller's make
+# (its variables, -j, MAKELEVEL) leaks into kernel or kselftest builds.
+unset MAKEFLAGS MAKEOVERRIDES MFLAGS MAKELEVEL
+
+# selftest_programs DIR: the TEST_GEN_PROGS of the selftests Makefile in
+# DIR, a copy of tools/testing/selftests/mm inside a kselftest tree.
+selftest_programs() {
+	make -s -C "$1" -f - print-progs <<'MK' | tr ' ' '\n' | sed 's|.*/||' | grep .
+include Makefile
+print-progs: ; @echo $(TEST_GEN_PROGS)
+MK
+}

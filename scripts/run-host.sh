@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# scripts/run-host.sh - run the selftests on the running kernel (real
+# hardware, bare metal, any VM) instead of in QEMU.
+#
+# Builds the tests against the host's headers, with kselftest.h and lib.mk
+# taken from the base tree (scripts/base.sh), runs each as root with its
+# timeout, marks the kernel log around each test and judges the results
+# with verdict.py: no case may fail, every skip says why, and any kernel
+# splat logged during the run fails it.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || die "run-host: the tests pin memory and read debugfs: run as root"
+base_env
+dir=$BUILD/host run=$BUILD/host/run
+tree=$dir/tree/tools/testing/selftests
+rm -rf "$dir/tree" "$run"
+mkdir -p "$tree" "$run" "$dir/selftests"
+cp -r "$PRISTINE"/tools/testing/selftests/*.h \
+	"$PRISTINE/tools/testing/selftests/lib.mk" \
+	"$PRISTINE/tools/testing/selftests/kselftest" "$tree/"
+cp -r "$SELFTESTS" "$tree/forkpin-mm"
+make -C "$tree/forkpin-mm" OUTPUT="$dir/selftests" >"$dir/selftests.log" 2>&1 ||
+	{ tail -n 20 "$dir/selftests.log" >&2; die "run-host: selftests build failed; log: $dir/selftests.log"; }
+progs=$(selftest_programs "$tree/forkpin-mm")
+[ -z "${TESTS:-}" ] || progs=${TESTS//,/ }
+
+grep -q ' /sys/kernel/debug debugfs' /proc/mounts ||
+	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null ||
+	say "run-host: debugfs not mounted and cannot be: gup_test cases will skip"
+
+timeout=${TEST_TIMEOUT:-$(sed -n 's/^timeout=//p' "$SELFTESTS/settings")}
+results=$run/results.tap
+: >"$dir/tests.list"
+uname -r >"$dir/kversion"
+echo "TAP version 13" >"$results"
+echo "# forkpin host: $(uname -r)" >>"$results"
+mark="forkpin: host run $$ $(date +%s)"
+echo "$mark" >/dev/kmsg
+status=0
+for p in $progs; do
+	[ -x "$dir/selftests/$p" ] || die "TESTS: no test program '$p'"
+	echo "$p $timeout" >>"$dir/tests.list"
+	say "run-host: $p"
+	echo "forkpin: begin $p" >/dev/kmsg
+	rc=0
+	(cd /tmp && timeout -s KILL "$timeout" "$dir/selftests/$p") >"$run/$p.out" 2>&1 </dev/null || rc=$?
+	echo "forkpin: end $p rc=$rc" >/dev/kmsg
+	{
+		echo "# forkpin-begin: $p"
+		sed 's/^/# /' "$run/$p.out"
+		echo "# forkpin-end: $p rc=$rc"
+	} >>"$results"
+	case $rc in 0|4) ;; *) status=1 ;; esac
+done
+# The kernel log from our mark on: splats during the run fail it.
+dmesg | sed -n "/$mark/,\$p" >"$run/console.log"
+echo "host $(uname -r) guest-status=$status" >"$run/status"
+exec "$SCRIPTS/verdict.py" host

@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""scripts/verdict.py FLAVOR... - judge the runs and print the summary table.
+
+Reads, for each FLAVOR (base, patched), $BUILD/FLAVOR/run/{results.tap,
+console.log,status}, plus patches/expectations and, when present, the
+harness checks in $BUILD/harness.tap. Prints one table - a row per test
+case, a column per flavor - and exits 0 only if every case ended as
+expected on every flavor and the patched kernel's console has no splat.
+
+Expectations: a case must pass on both kernels unless patches/expectations
+says otherwise. A declared base bug ("fail pass") must fail on base - a
+test that cannot fail proves nothing - and pass when patched.
+"""
+import fnmatch
+import json
+import os
+import re
+import sys
+
+BUILD = os.environ.get("BUILD") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "build")
+PATCHES = os.environ.get("PATCHES") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "patches")
+
+# Kernel reports that fail a run, whatever the TAP says.
+SPLAT = re.compile(
+    r"(BUG:|WARNING:|Oops|kernel BUG at|general protection fault|"
+    r"Kernel panic|UBSAN:|KASAN:|KFENCE:|possible circular locking|"
+    r"inconsistent lock state|INFO: task .* blocked for more than|"
+    r"rcu: INFO: .*detected stalls|Unable to handle kernel)")
+MARK = re.compile(r"forkpin: (begin|end) (\S+)")
+RESULT = re.compile(r"^(not ok|ok) (\d+)\s*(.*)$")
+STATUSES = ("pass", "fail", "skip", "xfail")
+
+
+def parse_tap(path):
+    """{prog: {"rc", "cases": {num: (status, desc, notes)}, "plan"}}"""
+    progs, cur, notes = {}, None, []
+    try:
+        lines = open(path, errors="replace").read().splitlines()
+    except OSError:
+        return progs
+    for line in lines:
+        m = re.match(r"^# forkpin-begin: (\S+)", line)
+        if m:
+            cur = progs.setdefault(m.group(1), {"rc": None, "cases": {}, "plan": None})
+            notes = []
+            continue
+        m = re.match(r"^# forkpin-end: (\S+) rc=(\d+)", line)
+        if m and cur is not None:
+            cur["rc"] = int(m.group(2))
+            cur = None
+            continue
+        if cur is None or not line.startswith("#"):
+            continue
+        inner = line[2:] if line.startswith("# ") else line[1:]
+        m = re.match(r"^1\.\.(\d+)", inner)
+        if m:
+            cur["plan"] = int(m.group(1))
+            continue
+        m = RESULT.match(inner)
+        if not m:
+            if inner.startswith("# ") and not inner.startswith("# Totals"):
+                notes.append(inner[2:])
+            continue
+        ok, num, rest = m.group(1) == "ok", int(m.group(2)), m.group(3)
+        desc, status = rest, "pass" if ok else "fail"
+        d = re.match(r"^#\s*(SKIP|XFAIL|XPASS|error)\s*(.*)$", rest, re.I)
+        if d:
+            status = {"skip": "skip", "xfail": "xfail", "xpass": "xpass",
+                      "error": "error"}[d.group(1).lower()]
+            desc = d.group(2)
+        else:
+            d = re.match(r"^(.*?)\s+#\s*(SKIP|XFAIL|TODO)\b\s*(.*)$", rest, re.I)
+            if d:
+                desc = d.group(1)
+                status = "skip" if d.group(2).upper() == "SKIP" else "xfail"
+        cur["cases"][num] = (status, desc.strip(), notes[-3:])
+        notes = []
+    return progs
+
+
+def parse_console(path):
+    """[(test or phase, splat line)]"""
+    found, where = [], "boot"
+    try:
+        lines = open(path, errors="replace").read().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        m = MARK.search(line)
+        if m:
+            where = m.group(2) if m.group(1) == "begin" else "between tests"
+            continue
+        if SPLAT.search(line):
+            found.append((where, line.strip()))
+    return found
+
+
+def load_expectations():
+    """[(glob, {"base": s, "patched": s}, reason)]"""
+    rules = []
+    path = os.path.join(PATCHES, "expectations")
+    if not os.path.exists(path):
+        return rules
+    for n, line in enumerate(open(path), 1):
+        line = line.rstrip()
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        body, _, reason = line.partition(" -- ")
+        parts = body.split(None, 2)
+        if len(parts) < 3 or parts[0] not in STATUSES or parts[1] not in STATUSES:
+            sys.exit(f"forkpin: error: {path}:{n}: expected '<base> <patched> <case glob> -- reason', statuses {', '.join(STATUSES)}")
+        rules.append((parts[2].strip(), {"base": parts[0], "patched": parts[1]},
+                      reason.strip()))
+    return rules
+
+
+def expected(rules, name, flavor):
+    for glob, exp, reason in rules:
+        if fnmatch.fnmatchcase(name, glob):
+            return exp[flavor], reason
+    return "pass", ""
+
+
+def main():
+    flavors = [f for f in sys.argv[1:] if f in ("base", "patched", "host")]
+    if not flavors:
+        sys.exit("usage: verdict.py base|patched|host [patched]")
+    rules = load_expectations()
+    runs, rows, order = {}, {}, []
+    for fl in flavors:
+        run = os.path.join(BUILD, fl, "run")
+        status = ""
+        try:
+            status = open(os.path.join(run, "status")).read().strip()
+        except OSError:
+            status = "error=never booted"
+        runs[fl] = {"status": status,
+                    "splats": parse_console(os.path.join(run, "console.log")),
+                    "progs": parse_tap(os.path.join(run, "results.tap"))}
+
+    # The programs that should have run: tests.list of each flavor.
+    programs = []
+    for fl in flavors:
+        try:
+            for line in open(os.path.join(BUILD, fl, "tests.list")):
+                if line.split() and line.split()[0] not in programs:
+                    programs.append(line.split()[0])
+        except OSError:
+            pass
+
+    def row(key, name):
+        if key not in rows:
+            rows[key] = {"name": name, "res": {}}
+            order.append(key)
+        elif rows[key]["name"].endswith(")") and not name.endswith(")"):
+            rows[key]["name"] = name  # prefer a description without a skip reason
+        return rows[key]
+
+    for prog in programs:
+        for fl in flavors:
+            p = runs[fl]["progs"].get(prog)
+            if p is None:
+                row((prog, 0), f"{prog}: (program)")["res"][fl] = ("error", "did not run: " + (runs[fl]["status"].partition("error=")[2] or "no result"))
+                continue
+            for num, (status, desc, notes) in sorted(p["cases"].items()):
+                r = row((prog, num), f"{prog}: {desc}")
+                r["res"][fl] = (status, " / ".join(notes))
+            got = len(p["cases"])
+            problem = None
+            if p["rc"] is None:
+                problem = "did not finish"
+            elif p["rc"] == 137:
+                problem = "killed by the per-test timeout"
+            elif p["plan"] is not None and got < p["plan"]:
+                problem = f"exit {p['rc']} after {got} of {p['plan']} cases"
+            elif p["rc"] not in (0, 1, 4):
+                problem = f"exit {p['rc']}"
+            elif p["rc"] == 1 and not any(c[0] == "fail" for c in p["cases"].values()):
+                problem = "exit 1 without a failing case"
+            if problem:
+                row((prog, 0), f"{prog}: (program)")["res"][fl] = ("error", problem)
+
+    # Judge.
+    failures, passed, skipped, failures_note = [], 0, 0, []
+    table = []
+    for key in order:
+        r = rows[key]
+        cells, ok_row = [], True
+        for fl in flavors:
+            got, note = r["res"].get(fl, ("missing", "no result"))
+            exp, reason = expected(rules, r["name"], "patched" if fl == "host" else fl)
+            if key[1] == 0:
+                exp = "no error"
+            good = got == exp
+            if fl == "host" and got in ("skip", "xfail"):
+                # The host kernel is whatever it is: a skip or xfail is
+                # fine there, as long as it says why (shown below).
+                good = True
+                cell = got.upper()
+                if note:
+                    failures_note.append(f"host: {r['name']}: {got}: {note}")
+            cell = got.upper()
+            if not good:
+                ok_row = False
+                cell += "!"
+                why = f"expected {exp}"
+                if fl == "base" and exp == "fail" and got == "pass":
+                    why = "declared base bug did not reproduce"
+                failures.append(f"{fl}: {r['name']}: got {got}, {why}" + (f" ({note})" if note else ""))
+            elif reason and exp != "pass":
+                cell += "*"
+            cells.append(cell)
+        if not ok_row:
+            pass
+        elif all(c.startswith("SKIP") for c in cells):
+            skipped += 1
+        else:
+            passed += 1
+        table.append((cells, r["name"]))
+
+    # Harness checks (make check): TAP written by scripts/check-harness.sh.
+    htap = os.path.join(BUILD, "harness.tap")
+    if "base" in flavors and os.path.exists(htap):
+        for line in open(htap):
+            m = RESULT.match(line.strip())
+            if m:
+                ok = m.group(1) == "ok"
+                table.append(([("PASS" if ok else "FAIL!")] + [""] * (len(flavors) - 1), "harness: " + m.group(3)))
+                passed += ok
+                if not ok:
+                    failures.append("harness: " + m.group(3))
+
+    splat_fail = False
+    for fl in flavors:
+        s = runs[fl]["splats"]
+        if s and fl in ("patched", "host"):
+            splat_fail = True
+            for where, line in s[:10]:
+                failures.append(f"patched: kernel splat during {where}: {line}")
+
+    # Print.
+    kv = ""
+    try:
+        kv = open(os.path.join(BUILD, flavors[-1], "kversion")).read().strip()
+    except OSError:
+        pass
+    out = []
+    out.append("")
+    out.append(f"forkpin results, Linux {kv}: " + ", ".join(
+        f"{fl} [{runs[fl]['status']}]" for fl in flavors))
+    w = 9
+    out.append("  ".join(f"{fl:<{w}}" for fl in flavors) + "  test case")
+    out.append("  ".join("-" * w for _ in flavors) + "  " + "-" * 60)
+    for cells, name in table:
+        out.append("  ".join(f"{c:<{w}}" for c in cells) + "  " + name)
+    out.append("")
+    for fl in flavors:
+        s = runs[fl]["splats"]
+        line = f"kernel splats, {fl}: {len(s)}"
+        if s:
+            line += " (" + ("recorded: the base has known bugs" if fl == "base" else "fails the run") + ")"
+        out.append(line)
+        for where, l in s[:5]:
+            out.append(f"    during {where}: {l}")
+    if any(c.endswith("*") for cells, _ in table for c in cells):
+        out.append("* = as declared in patches/expectations")
+    if failures_note:
+        out.append("")
+        out.append("skipped on the host, and why:")
+        out.extend("  " + f for f in failures_note)
+    if failures:
+        out.append("")
+        out.append("unexpected:")
+        out.extend("  " + f for f in failures)
+    out.append("")
+    nfail = len(table) - passed - skipped + (1 if splat_fail else 0)
+    out.append(f"verdict: {passed} passed, {nfail} failed, {skipped} skipped")
+    text = "\n".join(out)
+    print(text)
+    name = "summary-" + "-".join(flavors) + ".txt"
+    with open(os.path.join(BUILD, name), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(BUILD, "results-" + "-".join(flavors) + ".json"), "w") as f:
+        json.dump({"flavors": flavors, "rows": [{"name": n, "cells": c} for c, n in table],
+                   "failures": failures, "status": {fl: runs[fl]["status"] for fl in flavors}},
+                  f, indent=1)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -46,12 +46,14 @@ boot_once() {
 	fi
 	: >"$console"
 	: >"$results"
-	timeout -k 5 "$whole" qemu-system-x86_64 -nodefaults -no-reboot \
+	# In a subshell, so that a crashing QEMU is an exit code, not a job
+	# message from bash.
+	(timeout -k 5 "$whole" qemu-system-x86_64 -nodefaults -no-reboot \
 		-display none -accel "$a" -cpu "$cpu" -m "$mem" -smp "$cpus" \
 		-kernel "$kernel" -initrd "$initrd" -append "$append$extra" \
 		-serial "file:$console" -serial "file:$results" \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-		</dev/null >"$run/qemu.log" 2>&1 &
+		</dev/null >"$run/qemu.log" 2>&1) &
 	pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
 		if [ "$a" = kvm ] && [ $((SECONDS - start)) -ge "$watchdog" ] &&
@@ -69,7 +71,11 @@ boot_once() {
 		sleep 1
 	done
 	rc=0
-	wait "$pid" || rc=$?
+	{ wait "$pid"; } 2>/dev/null || rc=$?
+	if [ "$a" = kvm ] && ! grep -q 'Linux version' "$console"; then
+		say "boot $flavor: KVM guest stopped (QEMU exit $rc: $(head -n 1 "$run/qemu.log")) before the kernel printed; falling back to TCG"
+		return 2
+	fi
 	return 0
 }
 

@@ -116,12 +116,54 @@ guest_hang_is_killed() {
 		RUN="$tmp/run-hang" BOOT_TIMEOUT=60 "$SCRIPTS/boot.sh" patched
 }
 
+# fake_run DIR FLAVOR RESULT [SPLAT]: a run of one program "demo" with
+# one case, as boot.sh leaves it, for testing verdict.py alone.
+fake_run() {
+	local d=$1/$2
+	mkdir -p "$d/run"
+	echo "demo 60" >"$d/tests.list"
+	echo "accel=tcg guest-status=0" >"$d/run/status"
+	printf '%s\n' "TAP version 13" "1..1" "# forkpin-begin: demo" "# TAP version 13" \
+		"# 1..1" "# $3 1 the case" "# forkpin-end: demo rc=0 seconds=1" >"$d/run/results.tap"
+	printf '[ 1.0] forkpin: begin demo\n%s[ 2.0] forkpin: end demo rc=0\n' \
+		"${4:+[ 1.5] $4
+}" >"$d/run/console.log"
+}
+
+# verdict_says EXPECTATION WANT_RC PATTERN BASE PATCHED [BASE_SPLAT [PATCHED_SPLAT]]
+verdict_says() {
+	local d=$tmp/v$RANDOM rc=0
+	mkdir -p "$d/patches"
+	echo "$1" >"$d/patches/expectations"
+	fake_run "$d" base "$4" "${6:-}"
+	fake_run "$d" patched "$5" "${7:-}"
+	BUILD=$d PATCHES=$d/patches "$SCRIPTS/verdict.py" base patched >"$d/out" 2>&1 || rc=$?
+	cat "$d/out"
+	[ "$rc" = "$2" ] || { echo "verdict exit $rc, wanted $2"; return 1; }
+	grep -q -- "$3" "$d/out" || { echo "verdict output lacks: $3"; return 1; }
+}
+
+verdict_judges() {
+	verdict_says "" 0 "verdict: 1 passed, 0 failed" "ok" "ok" &&
+	verdict_says "" 1 "patched: demo: the case: got fail" "ok" "not ok" &&
+	verdict_says "fail pass demo: the case -- fixed by a patch" 1 \
+		"declared base bug did not reproduce" "ok" "ok" &&
+	verdict_says "fail pass demo: the case -- fixed by a patch" 0 \
+		"verdict: 1 passed, 0 failed" "not ok" "ok" &&
+	verdict_says "" 1 "kernel splat during demo: .*WARNING: CPU: 0" "ok" "ok" \
+		"" "WARNING: CPU: 0 PID: 1 at mm/memory.c:1 x" &&
+	verdict_says "" 0 "kernel splats, base: 1 (recorded" "ok" "ok" \
+		"BUG: Bad page state in process x" &&
+	verdict_says "" 1 "got skip, expected pass" "ok" "ok # SKIP no gup_test"
+}
+
 check "series applies with quilt, git am and patch -p1 alike" series_applies
 check "every patch has a mm/ Subject, a Signed-off-by and is checkpatch --strict clean" patches_are_kernel_patches
 check "KERNEL_SRC=/nonexistent: one error line, non-zero exit" bad_kernel_src
 check "KERNEL_SRC of another version: one error line naming it" wrong_kernel_version
 check "a corrupted patch is named, nothing half-applied, the old tree kept" corrupted_patch_applies_nothing
 check "a missing package, not root: prints the apt-get line, exit 2" missing_package_as_user
+check "verdict: failures, unreproduced base bugs, splats, skips are caught" verdict_judges
 if [ -f "$BUILD/patched/initramfs.cpio" ] && [ "${HARNESS_BOOT:-1}" != 0 ]; then
 	check "a guest that panics (bogus init): reported with the log tail" guest_panic_is_reported
 	check "a guest that hangs: killed at BOOT_TIMEOUT, reported" guest_hang_is_killed

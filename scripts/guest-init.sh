@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/busybox sh
 # SPDX-License-Identifier: GPL-2.0
 # /init of the forkpin test guest (busybox). Sets the machine up, runs
 # each selftest in /forkpin/tests.list with its timeout and writes

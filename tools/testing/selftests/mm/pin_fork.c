@@ -81,8 +81,6 @@ static const struct backend backends[] = {
 	{ "anonymous base page", alloc_anon_base_page },
 };
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
 static bool all_bytes(const char *mem, size_t size, char val)
 {
 	size_t i;

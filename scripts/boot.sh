@@ -31,7 +31,8 @@ mkdir -p "$run"
 console=$run/console.log results=$run/results.tap
 
 append="console=ttyS0,115200 panic=-1 hugepagesz=2M hugepages=${HUGEPAGES:-64}"
-append+=" ${INIT:+rdinit=$INIT }${APPEND:-}"
+# Last: INIT= and APPEND= (which may end with "-- args for init").
+user="${INIT:+rdinit=$INIT }${APPEND:-}"
 
 # boot_once ACCEL: run the guest; sets $rc to QEMU's (or timeout's) exit
 # code. Returns 2 if KVM printed no kernel line in time (caller retries).
@@ -46,14 +47,14 @@ boot_once() {
 	fi
 	: >"$console"
 	: >"$results"
-	# In a subshell, so that a crashing QEMU is an exit code, not a job
-	# message from bash.
+	# In a subshell whose stderr is the QEMU log, so that a crashing QEMU
+	# is an exit code and a line in that log, not a job message from bash.
 	(timeout -k 5 "$whole" qemu-system-x86_64 -nodefaults -no-reboot \
 		-display none -accel "$a" -cpu "$cpu" -m "$mem" -smp "$cpus" \
-		-kernel "$kernel" -initrd "$initrd" -append "$append$extra" \
+		-kernel "$kernel" -initrd "$initrd" -append "$append$extra $user" \
 		-serial "file:$console" -serial "file:$results" \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-		</dev/null >"$run/qemu.log" 2>&1) &
+		</dev/null >"$run/qemu.log" 2>&1; exit $?) 2>>"$run/qemu.log" &
 	pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
 		if [ "$a" = kvm ] && [ $((SECONDS - start)) -ge "$watchdog" ] &&

@@ -49,7 +49,7 @@ fails_with() {
 series_applies() { "$SCRIPTS/check-apply.sh"; }
 
 patches_are_kernel_patches() {
-	local p cp=$BUILD/linux-source-6.1/scripts/checkpatch.pl ok=0
+	local p cp ok=0
 	base_env
 	cp=$PRISTINE/scripts/checkpatch.pl
 	for p in $(series_patches patched); do
@@ -116,7 +116,7 @@ guest_hang_is_killed() {
 		RUN="$tmp/run-hang" BOOT_TIMEOUT=60 "$SCRIPTS/boot.sh" patched
 }
 
-# fake_run DIR FLAVOR RESULT [SPLAT]: a run of one program "demo" with
+# fake_run DIR FLAVOR TAPLINE [SPLAT]: a run of one program "demo" with
 # one case, as boot.sh leaves it, for testing verdict.py alone.
 fake_run() {
 	local d=$1/$2
@@ -124,7 +124,7 @@ fake_run() {
 	echo "demo 60" >"$d/tests.list"
 	echo "accel=tcg guest-status=0" >"$d/run/status"
 	printf '%s\n' "TAP version 13" "1..1" "# forkpin-begin: demo" "# TAP version 13" \
-		"# 1..1" "# $3 1 the case" "# forkpin-end: demo rc=0 seconds=1" >"$d/run/results.tap"
+		"# 1..1" "# $3" "# forkpin-end: demo rc=0 seconds=1" >"$d/run/results.tap"
 	printf '[ 1.0] forkpin: begin demo\n%s[ 2.0] forkpin: end demo rc=0\n' \
 		"${4:+[ 1.5] $4
 }" >"$d/run/console.log"
@@ -144,17 +144,33 @@ verdict_says() {
 }
 
 verdict_judges() {
-	verdict_says "" 0 "verdict: 1 passed, 0 failed" "ok" "ok" &&
-	verdict_says "" 1 "patched: demo: the case: got fail" "ok" "not ok" &&
+	local ok="ok 1 the case" bad="not ok 1 the case"
+	verdict_says "" 0 "verdict: 1 passed, 0 failed" "$ok" "$ok" &&
+	verdict_says "" 1 "patched: demo: the case: got fail" "$ok" "$bad" &&
 	verdict_says "fail pass demo: the case -- fixed by a patch" 1 \
-		"declared base bug did not reproduce" "ok" "ok" &&
+		"declared base bug did not reproduce" "$ok" "$ok" &&
 	verdict_says "fail pass demo: the case -- fixed by a patch" 0 \
-		"verdict: 1 passed, 0 failed" "not ok" "ok" &&
-	verdict_says "" 1 "kernel splat during demo: .*WARNING: CPU: 0" "ok" "ok" \
+		"verdict: 1 passed, 0 failed" "$bad" "$ok" &&
+	verdict_says "" 1 "kernel splat during demo: .*WARNING: CPU: 0" "$ok" "$ok" \
 		"" "WARNING: CPU: 0 PID: 1 at mm/memory.c:1 x" &&
-	verdict_says "" 0 "kernel splats, base: 1 (recorded" "ok" "ok" \
+	verdict_says "" 0 "kernel splats, base: 1 (recorded" "$ok" "$ok" \
 		"BUG: Bad page state in process x" &&
-	verdict_says "" 1 "got skip, expected pass" "ok" "ok # SKIP no gup_test"
+	verdict_says "" 1 "got skip, expected pass" "$ok" "ok 1 # SKIP the case (no gup_test)"
+}
+
+tests_build_in_tree() {
+	# A throwaway hard-link copy of the patched tree: kselftest's top
+	# Makefile installs headers into the source tree itself.
+	local t=$tmp/intree
+	mkdir -p "$t"
+	cp -al "$BUILD/patched/src/." "$t/" || return 1
+	rm -rf "$t/tools/testing/selftests/forkpin-mm" "$t/.pc"
+	cp -r "$SELFTESTS" "$t/tools/testing/selftests/forkpin-mm"
+	env -u BUILD -u O make -C "$t/tools/testing/selftests" TARGETS=forkpin-mm \
+		>"$tmp/intree.log" 2>&1 || { tail -n 20 "$tmp/intree.log"; return 1; }
+	for p in $(cat "$BUILD/patched/selftests/.programs"); do
+		[ -x "$t/tools/testing/selftests/forkpin-mm/$p" ] || { echo "$p not built in-tree"; return 1; }
+	done
 }
 
 check "series applies with quilt, git am and patch -p1 alike" series_applies
@@ -165,6 +181,8 @@ check "a corrupted patch is named, nothing half-applied, the old tree kept" corr
 check "a missing package, not root: prints the apt-get line, exit 2" missing_package_as_user
 check "verdict: failures, unreproduced base bugs, splats, skips are caught" verdict_judges
 if [ -f "$BUILD/patched/initramfs.cpio" ] && [ "${HARNESS_BOOT:-1}" != 0 ]; then
+	check "the tests build in-tree: make -C tools/testing/selftests TARGETS=forkpin-mm" tests_build_in_tree
+	check "the series adds no W=1 warnings" "$SCRIPTS/check-w1.sh"
 	check "a guest that panics (bogus init): reported with the log tail" guest_panic_is_reported
 	check "a guest that hangs: killed at BOOT_TIMEOUT, reported" guest_hang_is_killed
 fi

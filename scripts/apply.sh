@@ -59,7 +59,7 @@ done
 touch "$qp/series"
 
 log=$dir/apply.log
-if ! (cd "$new" && QUILT_PATCHES=$qp QUILT_PC=.pc \
+if [ ${#patches[@]} -gt 0 ] && ! (cd "$new" && QUILT_PATCHES=$qp QUILT_PC=.pc \
 	quilt --quiltrc=- push -a --fuzz=0) >"$log" 2>&1; then
 	bad=$(sed -n 's/^Applying patch \(.*\/\)\{0,1\}//p' "$log" | tail -n 1)
 	where=$(awk '

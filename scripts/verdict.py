@@ -284,7 +284,7 @@ def main():
     with open(os.path.join(BUILD, name), "w") as f:
         f.write(text + "\n")
     with open(os.path.join(BUILD, "results-" + "-".join(flavors) + ".json"), "w") as f:
-        json.dump({"flavors": flavors, "rows": [{"name": n, "cells": c} for c, n in table],
+        json.dump({"kernel": kv, "flavors": flavors, "rows": [{"name": n, "cells": c} for c, n in table],
                    "failures": failures, "status": {fl: runs[fl]["status"] for fl in flavors}},
                   f, indent=1)
     sys.exit(1 if failures else 0)

@@ -184,7 +184,8 @@ def main():
                 row((prog, 0), f"{prog}: (program)")["res"][fl] = ("error", problem)
 
     # Judge.
-    failures, passed, skipped, failures_note = [], 0, 0, []
+    failures, passed, skipped, xfailed, failures_note = [], 0, 0, 0, []
+    declared = {}
     table = []
     for key in order:
         r = rows[key]
@@ -210,13 +211,20 @@ def main():
                 if fl == "base" and exp == "fail" and got == "pass":
                     why = "declared base bug did not reproduce"
                 failures.append(f"{fl}: {r['name']}: got {got}, {why}" + (f" ({note})" if note else ""))
+            elif exp == "fail":
+                # A declared bug showing as declared: an expected failure.
+                cell = "XFAIL"
+                declared.setdefault(reason or "declared in patches/expectations", set()).add(fl)
             elif reason and exp != "pass":
                 cell += "*"
+                declared.setdefault(reason, set()).add(fl)
             cells.append(cell)
         if not ok_row:
             pass
         elif all(c.startswith("SKIP") for c in cells):
             skipped += 1
+        elif any(c == "XFAIL" for c in cells) and not any(c.startswith("PASS") for c in cells):
+            xfailed += 1
         else:
             passed += 1
         table.append((cells, r["name"]))
@@ -265,8 +273,10 @@ def main():
         out.append(line)
         for where, l in s[:5]:
             out.append(f"    during {where}: {l}")
-    if any(c.endswith("*") for cells, _ in table for c in cells):
-        out.append("* = as declared in patches/expectations")
+    if declared:
+        out.append("XFAIL, * = as declared in patches/expectations:")
+        for reason, fls in sorted(declared.items()):
+            out.append(f"  {reason} ({', '.join(sorted(fls))})")
     if failures_note:
         out.append("")
         out.append("skipped on the host, and why:")
@@ -276,7 +286,9 @@ def main():
         out.append("unexpected:")
         out.extend("  " + f for f in failures)
     out.append("")
-    nfail = len(table) - passed - skipped + (1 if splat_fail else 0)
+    nfail = len(table) - passed - skipped - xfailed + (1 if splat_fail else 0)
+    if xfailed:
+        out.append(f"known bugs, failing as declared (XFAIL): {xfailed}")
     out.append(f"verdict: {passed} passed, {nfail} failed, {skipped} skipped")
     text = "\n".join(out)
     print(text)

@@ -1,192 +1,365 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pin_fork - a page pinned long-term stays the parent's page across fork().
+ * pin_fork - a pinned page stays the parent's page across fork().
  *
- * A device (RDMA, vfio, io_uring fixed buffers) that holds a FOLL_LONGTERM
- * pin on a process's memory keeps reading and writing the pinned pages,
- * not whatever the process's page tables point to later. fork() write-
- * protects private anonymous memory for COW; if the parent then wrote to
- * a pinned page, a COW fault would move the parent to a new page and the
- * device and the parent would silently disagree from then on. Since
- * v5.8/v5.9 (commits 008cfe4418b3 "mm: Introduce mm_struct.has_pinned",
- * 70e806e4e645 "mm: Do early cow for pinned pages during fork() for
- * ptes") fork() copies possibly-pinned pages for the child up front, so
- * the parent keeps the pinned page.
+ * A device (RDMA, vfio, io_uring fixed buffers) that holds a long-term pin
+ * on a process's memory keeps using the pinned pages, not whatever the
+ * process's page tables point to later. fork() write-protects private
+ * memory for COW; if a later write fault gave the parent a new page, the
+ * device and the parent would silently disagree from then on. Since v5.9
+ * (mainline 70e806e4e645 "mm: Do early cow for pinned pages during fork()
+ * for ptes", d042035eaf5f for THP, 4eae4efa2c29 for hugetlb) fork()
+ * copies possibly-pinned anonymous pages for the child up front, and since
+ * v5.19 GUP unshares possibly-shared anonymous pages before a R/O pin.
  *
- * Each case pins the memory with gup_test's PIN_LONGTERM_TEST_START, forks,
- * lets the parent or the child write, and reads the page back through the
- * pin (PIN_LONGTERM_TEST_READ), as the device would.
+ * The matrix: every memory backend (mem_util.c) x every pin kind x who
+ * writes after fork(). After fork(), whatever the case:
+ *  - the parent sees its own writes and the device's writes, the child
+ *    sees neither;
+ *  - the device (read back through the pin) sees the parent's data;
+ *  - the child's writes reach neither the parent nor the device.
+ * Without a pin the same cases check plain COW semantics.
+ *
+ * Pins come from gup_test's PIN_LONGTERM_TEST_* ioctls (pin_util.c) or
+ * from io_uring fixed buffers (FOLL_PIN | FOLL_LONGTERM), whose device
+ * side is a fixed-buffer read or write of a file.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
+#ifdef HAVE_LIBURING
+#include <liburing.h>
+#endif
 
 #include "../kselftest.h"
+#include "mem_util.h"
 #include "pin_util.h"
 
-static size_t pagesize;
+static const char *gup_missing;		/* why gup_test pins are unavailable */
 
-/* How the memory is pinned. */
+/* ---- pin kinds ---- */
+
+/* What must hold before the pin is taken. */
+enum prep {
+	PREP_NONE,
+	/* The anon page is shared with a live child when pinned: GUP unshares. */
+	PREP_SHARED,
+	/* ... was shared with a child that has exited: maybe not exclusive. */
+	PREP_PREV_SHARED,
+};
+
+struct pin;
+
 struct pin_kind {
 	const char *desc;
-	unsigned int flags;
+	enum prep prep;
+	unsigned int flags;		/* PIN_LONGTERM_TEST_FLAG_* */
+	bool anon_only;
+	bool io_uring;
+	bool none;
 };
 
 static const struct pin_kind pin_kinds[] = {
-	{ "R/W long-term pin", PIN_LONGTERM_TEST_FLAG_USE_WRITE },
-	{ "R/W GUP-fast long-term pin",
-	  PIN_LONGTERM_TEST_FLAG_USE_WRITE | PIN_LONGTERM_TEST_FLAG_USE_FAST },
+	{ .desc = "no pin (plain COW)", .none = true },
+	{ .desc = "R/W long-term pin", .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE },
+	{ .desc = "R/W GUP-fast long-term pin",
+	  .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE | PIN_LONGTERM_TEST_FLAG_USE_FAST },
+	{ .desc = "R/O long-term pin" },
+	{ .desc = "R/O GUP-fast long-term pin", .flags = PIN_LONGTERM_TEST_FLAG_USE_FAST },
+	{ .desc = "R/O long-term pin of a shared page", .prep = PREP_SHARED, .anon_only = true },
+	{ .desc = "R/O long-term pin of a previously shared page", .prep = PREP_PREV_SHARED,
+	  .anon_only = true },
+	{ .desc = "io_uring fixed buffer (R/W)", .io_uring = true },
 };
 
-/* Who writes after fork(). */
-enum writer { PARENT_WRITES, CHILD_WRITES };
-
-struct test_case {
-	const char *desc;
-	enum writer writer;
+/* A pin in place: gup_test's or an io_uring registered buffer. */
+struct pin {
+	const struct pin_kind *kind;
+	struct region *r;
+#ifdef HAVE_LIBURING
+	struct io_uring ring;
+	int devfd;			/* the "device": a file for fixed I/O */
+#endif
+	bool held;
 };
 
-static const struct test_case test_cases[] = {
-	/* The parent's write must land in the page the device sees. */
-	{ "parent write after fork() is visible through the pin", PARENT_WRITES },
-	/* The child's write must reach neither the parent nor the device. */
-	{ "child write after fork() reaches neither parent nor pin", CHILD_WRITES },
-};
-
-/* Memory backends; only anonymous base pages so far. */
-struct backend {
-	const char *desc;
-	char *(*alloc)(size_t size);
-};
-
-static char *alloc_anon_base_page(size_t size)
+#ifdef HAVE_LIBURING
+static int uring_fixed(struct pin *p, bool device_writes, off_t off)
 {
-	char *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&p->ring);
+	int ret;
 
-	if (mem == MAP_FAILED)
+	if (device_writes)
+		io_uring_prep_read_fixed(sqe, p->devfd, p->r->mem, p->r->size, off, 0);
+	else
+		io_uring_prep_write_fixed(sqe, p->devfd, p->r->mem, p->r->size, off, 0);
+	ret = io_uring_submit(&p->ring);
+	if (ret != 1)
+		return -1;
+	ret = io_uring_wait_cqe(&p->ring, &cqe);
+	if (ret)
+		return -1;
+	ret = cqe->res;
+	io_uring_cqe_seen(&p->ring, cqe);
+	return ret == (int)p->r->size ? 0 : -1;
+}
+#endif
+
+/* Returns NULL, or why this pin cannot be taken here (skip). */
+static const char *pin_take(struct pin *p)
+{
+	if (p->kind->none)
 		return NULL;
-	/* Base pages, even where THP is "always". */
-	madvise(mem, size, MADV_NOHUGEPAGE);
-	return mem;
+	if (p->kind->io_uring) {
+#ifdef HAVE_LIBURING
+		struct iovec iov = { p->r->mem, p->r->size };
+		int ret;
+
+		p->devfd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+		if (p->devfd < 0 || ftruncate(p->devfd, 2 * p->r->size))
+			return "cannot create the io_uring target file in /tmp";
+		if (io_uring_queue_init(4, &p->ring, 0)) {
+			close(p->devfd);
+			return "io_uring_queue_init() failed (need CONFIG_IO_URING)";
+		}
+		ret = io_uring_register_buffers(&p->ring, &iov, 1);
+		if (ret) {
+			io_uring_queue_exit(&p->ring);
+			close(p->devfd);
+			if (ret == -EOPNOTSUPP || ret == -EFAULT)
+				return "io_uring refuses fixed buffers in this mapping on this kernel";
+			return "io_uring_register_buffers() failed";
+		}
+		p->held = true;
+		return NULL;
+#else
+		return "built without liburing (apt-get install liburing-dev)";
+#endif
+	}
+	if (gup_missing)
+		return gup_missing;
+	if (pin_start(p->r->mem, p->r->size, p->kind->flags)) {
+		ksft_print_msg("PIN_LONGTERM_TEST_START failed: %s\n", strerror(errno));
+		return "";	/* not a skip: a failure */
+	}
+	p->held = true;
+	return NULL;
 }
 
-static const struct backend backends[] = {
-	{ "anonymous base page", alloc_anon_base_page },
+/* What the device sees through the pin, into buf. */
+static int pin_device_read(struct pin *p, char *buf)
+{
+#ifdef HAVE_LIBURING
+	if (p->kind->io_uring) {
+		if (uring_fixed(p, false, 0))
+			return -1;
+		return pread(p->devfd, buf, p->r->size, 0) == (ssize_t)p->r->size ? 0 : -1;
+	}
+#endif
+	return pin_read(buf);
+}
+
+/* The device writes val through the pin (io_uring only). */
+static int pin_device_write(struct pin *p, char val)
+{
+#ifdef HAVE_LIBURING
+	char *buf = malloc(p->r->size);
+	int ret = -1;
+
+	if (!buf)
+		return -1;
+	memset(buf, val, p->r->size);
+	if (pwrite(p->devfd, buf, p->r->size, p->r->size) == (ssize_t)p->r->size)
+		ret = uring_fixed(p, true, p->r->size);
+	free(buf);
+	return ret;
+#else
+	return -1;
+#endif
+}
+
+static void pin_drop(struct pin *p)
+{
+	if (!p->held)
+		return;
+	p->held = false;
+#ifdef HAVE_LIBURING
+	if (p->kind->io_uring) {
+		io_uring_unregister_buffers(&p->ring);
+		io_uring_queue_exit(&p->ring);
+		close(p->devfd);
+		return;
+	}
+#endif
+	pin_stop();
+}
+
+/* ---- events after fork() ---- */
+
+enum event { PARENT_WRITES, CHILD_WRITES, DEVICE_WRITES };
+
+static const struct {
+	const char *desc;
+	enum event event;
+} events[] = {
+	/* The parent's write must land in the page the device uses. */
+	{ "parent writes after fork()", PARENT_WRITES },
+	/* The child's write must reach neither the parent nor the device. */
+	{ "child writes after fork()", CHILD_WRITES },
+	/* A device write must land in the parent's page, not the child's. */
+	{ "device writes after fork()", DEVICE_WRITES },
 };
 
-static bool all_bytes(const char *mem, size_t size, char val)
+static bool case_applies(unsigned int b, unsigned int k, unsigned int e)
 {
-	size_t i;
-
-	for (i = 0; i < size; i++)
-		if (mem[i] != val)
-			return false;
+	if (pin_kinds[k].anon_only && !backends[b].anon)
+		return false;
+	if (events[e].event == DEVICE_WRITES)
+		return pin_kinds[k].io_uring;
 	return true;
 }
 
-/*
- * Fill with 0x11, pin, fork. The child waits for the parent's go and then
- * either checks it still sees 0x11 (PARENT_WRITES: the parent wrote 0x22
- * meanwhile) or writes 0x33 (CHILD_WRITES). Afterwards the parent and the
- * pin must agree on the parent's data.
- */
-static bool run_case(const struct backend *b, const struct pin_kind *k,
-		     const struct test_case *t)
+/* A child that keeps the pages shared until killed, or exits at once. */
+static pid_t prep_child(struct region *r, enum prep prep)
 {
-	size_t size = pagesize;
-	char expect, *mem, *through_pin;
-	bool ok = false;
-	int go[2], status;
-	pid_t pid;
+	pid_t pid = fork();
 
-	mem = b->alloc(size);
-	through_pin = malloc(size);
-	if (!mem || !through_pin || pipe(go)) {
+	if (!pid) {
+		if (prep == PREP_SHARED)
+			pause();
+		_exit(0);
+	}
+	if (pid > 0 && prep == PREP_PREV_SHARED) {
+		waitpid(pid, NULL, 0);
+		pid = 0;
+	}
+	return pid;
+}
+
+enum result { PASS, FAIL, SKIP };
+
+static enum result run_case(const struct backend *b, const struct pin_kind *k,
+			    enum event ev, const char **why)
+{
+	struct region r = { .fd = -1 };
+	struct pin p = { .kind = k, .r = &r };
+	enum result res = FAIL;
+	pid_t helper = 0, pid;
+	char expect, *buf = NULL;
+	int go[2] = { -1, -1 }, status;
+
+	*why = b->setup(&r);
+	if (*why) {
+		res = SKIP;
+		goto out;
+	}
+	buf = malloc(r.size);
+	if (!buf || pipe(go)) {
 		ksft_print_msg("setup failed: %s\n", strerror(errno));
 		goto out;
 	}
-	memset(mem, 0x11, size);
-
-	if (pin_start(mem, size, k->flags)) {
-		ksft_print_msg("PIN_LONGTERM_TEST_START failed: %s\n",
-			       strerror(errno));
-		goto out_pipe;
+	if (k->prep != PREP_NONE) {
+		helper = prep_child(&r, k->prep);
+		if (helper < 0) {
+			ksft_print_msg("fork() failed: %s\n", strerror(errno));
+			goto out;
+		}
+	}
+	*why = pin_take(&p);
+	if (*why) {
+		res = **why ? SKIP : FAIL;
+		goto out;
 	}
 
 	pid = fork();
 	if (pid < 0) {
 		ksft_print_msg("fork() failed: %s\n", strerror(errno));
-		goto out_unpin;
+		goto out;
 	}
 	if (!pid) {
 		char c;
 
 		if (read(go[0], &c, 1) != 1)
 			_exit(2);
-		if (t->writer == CHILD_WRITES) {
-			memset(mem, 0x33, size);
+		if (ev == CHILD_WRITES) {
+			memset(r.mem, 0x33, r.size);
 			_exit(0);
 		}
-		/* The parent's write must not show through in the child. */
-		_exit(all_bytes(mem, size, 0x11) ? 0 : 1);
+		/* Neither the parent's nor the device's write may show here. */
+		_exit(all_bytes(r.mem, r.size, r.init) ? 0 : 1);
 	}
 
-	if (t->writer == PARENT_WRITES)
-		memset(mem, 0x22, size);
+	expect = r.init;
+	if (ev == PARENT_WRITES) {
+		expect = 0x22;
+		memset(r.mem, expect, r.size);
+	} else if (ev == DEVICE_WRITES) {
+		expect = 0x55;
+		if (pin_device_write(&p, expect)) {
+			ksft_print_msg("the device write (io_uring READ_FIXED) failed\n");
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			goto out;
+		}
+	}
 	if (write(go[1], "g", 1) != 1)
 		ksft_print_msg("cannot wake the child: %s\n", strerror(errno));
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status)) {
-		ksft_print_msg("child failed (status %#x): it %s\n", status,
-			       t->writer == PARENT_WRITES ?
-			       "saw the parent's write" : "could not write");
-		goto out_unpin;
+		ksft_print_msg("the child %s (status %#x)\n",
+			       ev == CHILD_WRITES ? "could not write" :
+			       "saw a write it must not see", status);
+		goto out;
 	}
-
-	expect = t->writer == PARENT_WRITES ? 0x22 : 0x11;
-	if (!all_bytes(mem, size, expect)) {
-		ksft_print_msg("the parent's memory changed under it\n");
-		goto out_unpin;
+	if (!all_bytes(r.mem, r.size, expect)) {
+		ksft_print_msg("the parent sees %#x, expected %#x\n", r.mem[0], expect);
+		goto out;
 	}
-	if (pin_read(through_pin)) {
-		ksft_print_msg("PIN_LONGTERM_TEST_READ failed: %s\n",
-			       strerror(errno));
-		goto out_unpin;
+	if (p.held) {
+		if (pin_device_read(&p, buf)) {
+			ksft_print_msg("reading through the pin failed: %s\n", strerror(errno));
+			goto out;
+		}
+		if (!all_bytes(buf, r.size, expect)) {
+			ksft_print_msg("the pin sees %#x, the parent %#x: the pinned page is no longer the parent's\n",
+				       buf[0], expect);
+			goto out;
+		}
+		/* And the pin keeps following the parent's writes. */
+		memset(r.mem, 0x44, r.size);
+		if (pin_device_read(&p, buf) || !all_bytes(buf, r.size, 0x44)) {
+			ksft_print_msg("a later parent write did not reach the pinned page\n");
+			goto out;
+		}
 	}
-	if (!all_bytes(through_pin, size, expect)) {
-		ksft_print_msg("the pin sees %#x, the parent %#x: the pinned page is no longer the parent's\n",
-			       through_pin[0], expect);
-		goto out_unpin;
-	}
-
-	/* And the pin still follows the parent's later writes. */
-	memset(mem, 0x44, size);
-	if (pin_read(through_pin) || !all_bytes(through_pin, size, 0x44)) {
-		ksft_print_msg("a later parent write did not reach the pinned page\n");
-		goto out_unpin;
-	}
-	ok = true;
-out_unpin:
-	if (pin_stop())
-		ok = false;
-out_pipe:
-	close(go[0]);
-	close(go[1]);
+	res = PASS;
 out:
-	free(through_pin);
-	if (mem)
-		munmap(mem, size);
-	return ok;
+	pin_drop(&p);
+	if (helper > 0) {
+		kill(helper, SIGKILL);
+		waitpid(helper, NULL, 0);
+	}
+	if (go[0] >= 0) {
+		close(go[0]);
+		close(go[1]);
+	}
+	free(buf);
+	region_free(&r);
+	return res;
 }
 
-/* The ioctls' error paths: bad addresses fail cleanly and hold no pin. */
+/* ---- the ioctls' error paths: bad addresses fail cleanly, pin nothing ---- */
+
 static bool abi_start_unmapped(void)
 {
 	char *mem = mmap(NULL, 2 * pagesize, PROT_READ | PROT_WRITE,
@@ -214,12 +387,13 @@ static bool abi_start_unmapped(void)
 
 static bool abi_read_unmapped(void)
 {
-	char *mem = alloc_anon_base_page(pagesize);
+	char *mem = mmap(NULL, pagesize, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *hole = mmap(NULL, pagesize, PROT_NONE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	bool ok;
 
-	if (!mem || hole == MAP_FAILED)
+	if (mem == MAP_FAILED || hole == MAP_FAILED)
 		return false;
 	memset(mem, 0x11, pagesize);
 	munmap(hole, pagesize);
@@ -244,37 +418,53 @@ static const struct {
 
 int main(void)
 {
-	unsigned int plan = ARRAY_SIZE(backends) * ARRAY_SIZE(pin_kinds) *
-			    ARRAY_SIZE(test_cases) + ARRAY_SIZE(abi_cases);
-	const char *why = NULL;
-	unsigned int b, k, t;
+	unsigned int b, k, e, plan = ARRAY_SIZE(abi_cases);
+	const char *why;
 
-	pagesize = getpagesize();
+	mem_init();
+	for (b = 0; b < nr_backends; b++)
+		for (k = 0; k < ARRAY_SIZE(pin_kinds); k++)
+			for (e = 0; e < ARRAY_SIZE(events); e++)
+				plan += case_applies(b, k, e);
 	ksft_print_header();
 	ksft_set_plan(plan);
+	if (pin_open(&gup_missing))
+		ksft_print_msg("gup_test pins unavailable: %s\n", gup_missing);
 
-	if (pin_open(&why)) {
-		for (b = 0; b < ARRAY_SIZE(backends); b++)
-			for (k = 0; k < ARRAY_SIZE(pin_kinds); k++)
-				for (t = 0; t < ARRAY_SIZE(test_cases); t++)
-					ksft_test_result_skip("%s, %s: %s (%s)\n",
-							      pin_kinds[k].desc, backends[b].desc,
-							      test_cases[t].desc, why);
-		for (t = 0; t < ARRAY_SIZE(abi_cases); t++)
-			ksft_test_result_skip("%s (%s)\n", abi_cases[t].desc, why);
+	for (b = 0; b < nr_backends; b++) {
+		for (k = 0; k < ARRAY_SIZE(pin_kinds); k++) {
+			for (e = 0; e < ARRAY_SIZE(events); e++) {
+				if (!case_applies(b, k, e))
+					continue;
+				switch (run_case(&backends[b], &pin_kinds[k], events[e].event, &why)) {
+				case PASS:
+					ksft_test_result_pass("%s, %s: %s\n", pin_kinds[k].desc,
+							      backends[b].desc, events[e].desc);
+					break;
+				case FAIL:
+					ksft_test_result_fail("%s, %s: %s\n", pin_kinds[k].desc,
+							      backends[b].desc, events[e].desc);
+					break;
+				case SKIP:
+					ksft_test_result_skip("%s, %s: %s (%s)\n", pin_kinds[k].desc,
+							      backends[b].desc, events[e].desc, why);
+					break;
+				}
+			}
+		}
+	}
+	for (e = 0; e < ARRAY_SIZE(abi_cases); e++) {
+		if (gup_missing)
+			ksft_test_result_skip("%s (%s)\n", abi_cases[e].desc, gup_missing);
+		else
+			ksft_test_result(abi_cases[e].fn(), "%s\n", abi_cases[e].desc);
+	}
+
+	if (ksft_get_fail_cnt())
+		ksft_exit_fail();
+	if (ksft_get_xskip_cnt() == (int)plan) {
 		ksft_print_cnts();
 		return KSFT_SKIP;
 	}
-
-	for (b = 0; b < ARRAY_SIZE(backends); b++)
-		for (k = 0; k < ARRAY_SIZE(pin_kinds); k++)
-			for (t = 0; t < ARRAY_SIZE(test_cases); t++)
-				ksft_test_result(run_case(&backends[b], &pin_kinds[k],
-							  &test_cases[t]),
-						 "%s, %s: %s\n", pin_kinds[k].desc,
-						 backends[b].desc, test_cases[t].desc);
-	for (t = 0; t < ARRAY_SIZE(abi_cases); t++)
-		ksft_test_result(abi_cases[t].fn(), "%s\n", abi_cases[t].desc);
-
 	ksft_finished();
 }

@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Memory backends and page-state probes; see mem_util.h. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <linux/kernel-page-flags.h>
+
+#include "mem_util.h"
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+
+#define PM_PFN_MASK		((1ULL << 55) - 1)
+#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
+#define PM_SWAP			(1ULL << 62)
+#define PM_PRESENT		(1ULL << 63)
+
+size_t pagesize, thpsize, hugetlbsize;
+
+static size_t read_sysfs_ulong(const char *path)
+{
+	unsigned long val = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu", &val) != 1)
+		val = 0;
+	fclose(f);
+	return val;
+}
+
+static bool sysfs_has(const char *path, const char *word)
+{
+	char buf[256] = "";
+	FILE *f = fopen(path, "r");
+	bool ret;
+
+	if (!f)
+		return false;
+	ret = fgets(buf, sizeof(buf), f) && strstr(buf, word);
+	fclose(f);
+	return ret;
+}
+
+static size_t free_hugetlb_pages(void)
+{
+	char line[128];
+	size_t n = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %zu", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+void mem_init(void)
+{
+	pagesize = getpagesize();
+	thpsize = read_sysfs_ulong("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+	hugetlbsize = 2 * 1024 * 1024;
+}
+
+uint64_t pagemap_entry(const void *addr)
+{
+	uint64_t ent = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent), (uintptr_t)addr / pagesize * sizeof(ent)) != sizeof(ent))
+		ent = 0;
+	close(fd);
+	return ent;
+}
+
+bool page_is_swapped(const void *addr)
+{
+	return pagemap_entry(addr) & PM_SWAP;
+}
+
+bool page_is_exclusive(const void *addr)
+{
+	return pagemap_entry(addr) & PM_MMAP_EXCLUSIVE;
+}
+
+bool page_has_kflag(const void *addr, int kpf)
+{
+	uint64_t ent = pagemap_entry(addr), flags = 0;
+	int fd;
+
+	if (!(ent & PM_PRESENT) || !(ent & PM_PFN_MASK))
+		return false;	/* not present, or no PFNs for non-root */
+	fd = open("/proc/kpageflags", O_RDONLY);
+	if (fd < 0)
+		return false;
+	if (pread(fd, &flags, sizeof(flags), (ent & PM_PFN_MASK) * sizeof(flags)) != sizeof(flags))
+		flags = 0;
+	close(fd);
+	return flags & (1ULL << kpf);
+}
+
+bool all_bytes(const char *mem, size_t size, char val)
+{
+	size_t i;
+
+	for (i = 0; i < size; i++)
+		if (mem[i] != val)
+			return false;
+	return true;
+}
+
+void region_free(struct region *r)
+{
+	if (r->map && r->map != MAP_FAILED)
+		munmap(r->map, r->map_size);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->map = NULL;
+	r->fd = -1;
+}
+
+static const char *map_anon(struct region *r, size_t size, size_t align, int flags)
+{
+	r->map_size = size + align;
+	r->map = mmap(NULL, r->map_size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
+	if (r->map == MAP_FAILED) {
+		r->map = NULL;
+		return "mmap() failed";
+	}
+	r->mem = align ? (char *)(((uintptr_t)r->map + align - 1) & ~(align - 1)) : r->map;
+	r->size = size;
+	return NULL;
+}
+
+/* Touch every page for reading: maps the shared zeropage where it can. */
+static void read_fault(struct region *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->size; i += pagesize)
+		(void)*(volatile char *)(r->mem + i);
+}
+
+static const char *setup_base(struct region *r)
+{
+	const char *why = map_anon(r, pagesize, 0, 0);
+
+	if (why)
+		return why;
+	madvise(r->mem, r->size, MADV_NOHUGEPAGE);
+	r->init = 0x11;
+	memset(r->mem, r->init, r->size);
+	return NULL;
+}
+
+static const char *setup_swapped(struct region *r)
+{
+	const char *why = setup_base(r);
+
+	if (why)
+		return why;
+	if (madvise(r->mem, r->size, MADV_PAGEOUT))
+		return "MADV_PAGEOUT failed (kernel older than 5.4?)";
+	if (!page_is_swapped(r->mem))
+		return "MADV_PAGEOUT did not swap the page out (need swap, e.g. zram)";
+	return NULL;
+}
+
+static const char *setup_thp(struct region *r)
+{
+	const char *why;
+
+	if (!thpsize)
+		return "need THP (CONFIG_TRANSPARENT_HUGEPAGE)";
+	if (sysfs_has("/sys/kernel/mm/transparent_hugepage/enabled", "[never]"))
+		return "THP is disabled (transparent_hugepage/enabled is never)";
+	why = map_anon(r, thpsize, thpsize, 0);
+	if (why)
+		return why;
+	madvise(r->mem, r->size, MADV_HUGEPAGE);
+	r->init = 0x11;
+	memset(r->mem, r->init, r->size);
+	if (!page_has_kflag(r->mem, KPF_THP))
+		return "could not get a THP (memory fragmented?)";
+	return NULL;
+}
+
+/* Split the PMD mapping; the THP stays, mapped by PTEs. */
+static const char *setup_pte_thp(struct region *r)
+{
+	const char *why = setup_thp(r);
+
+	if (why)
+		return why;
+	if (mprotect(r->mem + pagesize, pagesize, PROT_READ) ||
+	    mprotect(r->mem + pagesize, pagesize, PROT_READ | PROT_WRITE))
+		return "mprotect() failed";
+	if (!page_has_kflag(r->mem, KPF_THP))
+		return "the THP did not survive the PMD split";
+	return NULL;
+}
+
+/* Only the first PTE of a THP left mapped. */
+static const char *setup_single_pte_thp(struct region *r)
+{
+	const char *why = setup_pte_thp(r);
+
+	if (why)
+		return why;
+	if (madvise(r->mem + pagesize, thpsize - pagesize, MADV_DONTNEED))
+		return "MADV_DONTNEED failed";
+	r->size = pagesize;
+	if (!page_has_kflag(r->mem, KPF_THP))
+		return "the remaining PTE no longer maps a THP";
+	return NULL;
+}
+
+static const char *setup_hugetlb(struct region *r)
+{
+	if (free_hugetlb_pages() < 2)
+		return "need 2 free 2 MiB huge pages (hugepages=N on the command line or /proc/sys/vm/nr_hugepages)";
+	if (map_anon(r, hugetlbsize, 0, MAP_HUGETLB))
+		return "mmap(MAP_HUGETLB) failed (no 2 MiB huge pages?)";
+	r->init = 0x11;
+	memset(r->mem, r->init, r->size);
+	return NULL;
+}
+
+static const char *setup_ksm(struct region *r)
+{
+	const char *run = "/sys/kernel/mm/ksm/run";
+	size_t was;
+	int i, fd;
+
+	if (access(run, W_OK))
+		return "need KSM (CONFIG_KSM) and root";
+	/* Two identical pages: KSM merges them into one. */
+	if (map_anon(r, 2 * pagesize, 0, 0))
+		return "mmap() failed";
+	madvise(r->mem, r->size, MADV_NOHUGEPAGE);
+	r->init = 0x11;
+	memset(r->mem, r->init, r->size);
+	if (madvise(r->mem, r->size, MADV_MERGEABLE))
+		return "MADV_MERGEABLE failed";
+	/* Run ksmd until the pages are merged, then leave it as it was. */
+	was = read_sysfs_ulong(run);
+	fd = open(run, O_WRONLY);
+	if (fd < 0 || write(fd, "1", 1) != 1) {
+		if (fd >= 0)
+			close(fd);
+		return "cannot start ksmd";
+	}
+	for (i = 0; i < 500 && !page_has_kflag(r->mem, KPF_KSM); i++)
+		usleep(10000);
+	if (was != 1 && pwrite(fd, was ? "2" : "0", 1, 0) != 1)
+		was = 1;
+	close(fd);
+	r->size = pagesize;
+	if (!page_has_kflag(r->mem, KPF_KSM))
+		return "KSM did not merge the page within 5 s";
+	return NULL;
+}
+
+static const char *map_file_private(struct region *r, int fd, size_t size)
+{
+	char *buf;
+
+	r->fd = fd;
+	r->init = 0x11;
+	buf = malloc(size);
+	if (!buf)
+		return "malloc() failed";
+	memset(buf, r->init, size);
+	if (ftruncate(fd, size) || pwrite(fd, buf, size, 0) != (ssize_t)size) {
+		free(buf);
+		return "cannot fill the file";
+	}
+	free(buf);
+	r->map_size = r->size = size;
+	r->map = r->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (r->map == MAP_FAILED) {
+		r->map = NULL;
+		return "mmap(MAP_PRIVATE) of the file failed";
+	}
+	read_fault(r);
+	return NULL;
+}
+
+static const char *setup_memfd(struct region *r)
+{
+	int fd = memfd_create("forkpin", 0);
+
+	if (fd < 0)
+		return "memfd_create() failed";
+	return map_file_private(r, fd, pagesize);
+}
+
+static const char *setup_tmpfile(struct region *r)
+{
+	int fd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+
+	if (fd < 0)
+		return "open(/tmp, O_TMPFILE) failed";
+	return map_file_private(r, fd, pagesize);
+}
+
+static const char *setup_hugetlb_memfd(struct region *r)
+{
+	char *shared;
+	int fd;
+
+	if (free_hugetlb_pages() < 2)
+		return "need 2 free 2 MiB huge pages (hugepages=N on the command line or /proc/sys/vm/nr_hugepages)";
+	fd = memfd_create("forkpin-hugetlb", MFD_HUGETLB);
+	if (fd < 0)
+		return "memfd_create(MFD_HUGETLB) failed";
+	r->fd = fd;
+	if (ftruncate(fd, hugetlbsize))
+		return "ftruncate() of the hugetlb memfd failed";
+	/* hugetlbfs has no write(): fill it through a shared mapping. */
+	shared = mmap(NULL, hugetlbsize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (shared == MAP_FAILED)
+		return "mmap(MAP_SHARED) of the hugetlb memfd failed";
+	r->init = 0x11;
+	memset(shared, r->init, hugetlbsize);
+	munmap(shared, hugetlbsize);
+	r->map_size = r->size = hugetlbsize;
+	r->map = r->mem = mmap(NULL, hugetlbsize, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (r->map == MAP_FAILED) {
+		r->map = NULL;
+		return "mmap(MAP_PRIVATE) of the hugetlb memfd failed";
+	}
+	read_fault(r);
+	return NULL;
+}
+
+static const char *setup_zeropage(struct region *r)
+{
+	if (map_anon(r, pagesize, 0, 0))
+		return "mmap() failed";
+	madvise(r->mem, r->size, MADV_NOHUGEPAGE);
+	r->init = 0;
+	read_fault(r);
+	if (!page_has_kflag(r->mem, KPF_ZERO_PAGE))
+		return "a read fault did not map the shared zeropage";
+	return NULL;
+}
+
+static const char *setup_huge_zeropage(struct region *r)
+{
+	if (!thpsize)
+		return "need THP (CONFIG_TRANSPARENT_HUGEPAGE)";
+	if (!sysfs_has("/sys/kernel/mm/transparent_hugepage/use_zero_page", "1"))
+		return "the huge zeropage is off (transparent_hugepage/use_zero_page)";
+	if (map_anon(r, thpsize, thpsize, 0))
+		return "mmap() failed";
+	madvise(r->mem, r->size, MADV_HUGEPAGE);
+	r->init = 0;
+	read_fault(r);
+	if (!page_has_kflag(r->mem, KPF_ZERO_PAGE) || !page_has_kflag(r->mem, KPF_THP))
+		return "a read fault did not map the huge zeropage";
+	return NULL;
+}
+
+const struct backend backends[] = {
+	{ "anonymous base page", setup_base, true },
+	{ "swapped-out anonymous page", setup_swapped, true },
+	{ "PMD-mapped THP", setup_thp, true },
+	{ "PTE-mapped THP", setup_pte_thp, true },
+	{ "single PTE of a THP", setup_single_pte_thp, true },
+	{ "hugetlb (2 MiB)", setup_hugetlb, true },
+	{ "KSM-merged page", setup_ksm, true },
+	{ "private memfd mapping", setup_memfd, false },
+	{ "private tmpfile mapping", setup_tmpfile, false },
+	{ "private hugetlb memfd mapping", setup_hugetlb_memfd, false },
+	{ "shared zeropage", setup_zeropage, false },
+	{ "huge zeropage", setup_huge_zeropage, false },
+};
+
+const unsigned int nr_backends = sizeof(backends) / sizeof(backends[0]);

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Memory backends and page-state probes for the forkpin selftests: each
+ * backend maps some memory in one well-defined state (anonymous base page,
+ * swapped out, PMD- or PTE-mapped THP, hugetlb, KSM, private file mapping,
+ * shared zeropage, ...) and says why when it cannot.
+ */
+#ifndef __FORKPIN_MEM_UTIL_H
+#define __FORKPIN_MEM_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+extern size_t pagesize, thpsize, hugetlbsize;
+
+/* The memory under test. */
+struct region {
+	char *map;		/* what to munmap() */
+	size_t map_size;
+	char *mem;		/* the part the test uses */
+	size_t size;
+	int fd;			/* backing file, or -1 */
+	char init;		/* the content it starts with */
+};
+
+struct backend {
+	const char *desc;
+	/* Returns NULL, or why the backend cannot be set up (a skip). */
+	const char *(*setup)(struct region *r);
+	/* Private anonymous memory (the R/O pin variants on shared anon apply). */
+	bool anon;
+};
+
+extern const struct backend backends[];
+extern const unsigned int nr_backends;
+
+/* Call once: page sizes, THP and hugetlb availability. */
+void mem_init(void);
+void region_free(struct region *r);
+
+/* /proc/self/pagemap and /proc/kpageflags probes; false if unknown. */
+uint64_t pagemap_entry(const void *addr);
+bool page_is_swapped(const void *addr);
+bool page_is_exclusive(const void *addr);
+bool page_has_kflag(const void *addr, int kpf);
+
+bool all_bytes(const char *mem, size_t size, char val);
+
+#endif /* __FORKPIN_MEM_UTIL_H */

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmsplice_fork - page references taken with FOLL_GET (vmsplice() into a
+ * pipe) across fork() must not leak data between parent and child.
+ *
+ * CVE-2020-29374: a child vmsplice()s its view of memory shared COW with
+ * the parent into a pipe and unmaps it; if the parent's next write then
+ * reused the page instead of copying it, the child would read the parent's
+ * new data through the pipe. 6.1 decides reuse in do_wp_page() by the
+ * page's reference count (mainline 09854ba94c6a "mm: do_wp_page()
+ * simplification"), so the pipe's reference forces a copy. hugetlb still
+ * decides by mapcount and is a known limitation, in mainline too.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "../kselftest.h"
+#include "mem_util.h"
+
+enum result { PASS, FAIL, SKIP };
+
+/* Read size bytes from the pipe; true if all are val. */
+static bool pipe_holds(int fd, size_t size, char val)
+{
+	char *buf = malloc(size);
+	size_t done = 0;
+	bool ok;
+
+	if (!buf)
+		return false;
+	while (done < size) {
+		ssize_t n = read(fd, buf + done, size - done);
+
+		if (n <= 0)
+			break;
+		done += n;
+	}
+	ok = done == size && all_bytes(buf, size, val);
+	free(buf);
+	return ok;
+}
+
+static int splice_all(int fd, char *mem, size_t size)
+{
+	struct iovec iov = { mem, size };
+
+	if (fcntl(fd, F_SETPIPE_SZ, size) < 0 && size > 65536)
+		return -1;
+	return vmsplice(fd, &iov, 1, 0) == (ssize_t)size ? 0 : -1;
+}
+
+/* The child vmsplice()s and unmaps; the parent's write must not leak. */
+static enum result splice_in_child(const struct backend *b, const char **why)
+{
+	struct region r = { .fd = -1 };
+	int p[2], ready[2], go[2], status;
+	enum result res = FAIL;
+	pid_t pid;
+	char c;
+
+	*why = b->setup(&r);
+	if (*why) {
+		region_free(&r);
+		return SKIP;
+	}
+	if (pipe(p) || pipe(ready) || pipe(go))
+		goto out;
+	pid = fork();
+	if (!pid) {
+		if (splice_all(p[1], r.mem, r.size))
+			_exit(2);
+		munmap(r.map, r.map_size);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(3);
+		_exit(pipe_holds(p[0], r.size, r.init) ? 0 : 1);
+	}
+	if (read(ready[0], &c, 1) != 1) {
+		ksft_print_msg("vmsplice() in the child failed\n");
+		wait(NULL);
+		goto out;
+	}
+	memset(r.mem, 0x22, r.size);
+	if (write(go[1], "g", 1) != 1)
+		goto out;
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && !WEXITSTATUS(status))
+		res = PASS;
+	else
+		ksft_print_msg("the child read the parent's later write through its pipe (status %#x)\n",
+			       status);
+out:
+	region_free(&r);
+	return res;
+}
+
+/* The parent vmsplice()s before fork() and unmaps; the child's write must not leak. */
+static enum result splice_before_fork(const struct backend *b, const char **why)
+{
+	struct region r = { .fd = -1 };
+	enum result res = FAIL;
+	int p[2], status;
+	pid_t pid;
+
+	*why = b->setup(&r);
+	if (*why) {
+		region_free(&r);
+		return SKIP;
+	}
+	if (pipe(p) || splice_all(p[1], r.mem, r.size)) {
+		ksft_print_msg("vmsplice() failed: %s\n", strerror(errno));
+		goto out;
+	}
+	pid = fork();
+	if (!pid) {
+		memset(r.mem, 0x33, r.size);
+		_exit(0);
+	}
+	munmap(r.map, r.map_size);
+	r.map = NULL;
+	waitpid(pid, &status, 0);
+	if (pipe_holds(p[0], r.size, r.init))
+		res = PASS;
+	else
+		ksft_print_msg("the pipe shows the child's write\n");
+out:
+	region_free(&r);
+	return res;
+}
+
+static const struct {
+	const char *desc;
+	enum result (*fn)(const struct backend *b, const char **why);
+} cases[] = {
+	{ "vmsplice() in the child, child unmaps, parent writes: the pipe keeps the old data",
+	  splice_in_child },
+	{ "vmsplice() before fork(), parent unmaps, child writes: the pipe keeps the old data",
+	  splice_before_fork },
+};
+
+int main(void)
+{
+	unsigned int b, c, plan = 0;
+
+	mem_init();
+	for (b = 0; b < nr_backends; b++)
+		plan += backends[b].anon ? ARRAY_SIZE(cases) : 0;
+	ksft_print_header();
+	ksft_set_plan(plan);
+	for (b = 0; b < nr_backends; b++) {
+		if (!backends[b].anon)
+			continue;
+		for (c = 0; c < ARRAY_SIZE(cases); c++) {
+			const char *why = NULL;
+
+			switch (cases[c].fn(&backends[b], &why)) {
+			case PASS:
+				ksft_test_result_pass("%s: %s\n", backends[b].desc, cases[c].desc);
+				break;
+			case FAIL:
+				ksft_test_result_fail("%s: %s\n", backends[b].desc, cases[c].desc);
+				break;
+			case SKIP:
+				ksft_test_result_skip("%s: %s (%s)\n", backends[b].desc,
+						      cases[c].desc, why);
+				break;
+			}
+		}
+	}
+	if (ksft_get_fail_cnt())
+		ksft_exit_fail();
+	ksft_finished();
+}

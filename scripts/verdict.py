@@ -184,7 +184,7 @@ def main():
                 row((prog, 0), f"{prog}: (program)")["res"][fl] = ("error", problem)
 
     # Judge.
-    failures, passed, skipped, xfailed, failures_note = [], 0, 0, 0, []
+    failures, passed, skipped, xfailed = [], 0, 0, 0
     declared = {}
     table = []
     for key in order:
@@ -196,14 +196,15 @@ def main():
             if key[1] == 0:
                 exp = "no error"
             good = got == exp
-            if fl == "host" and got in ("skip", "xfail"):
-                # The host kernel is whatever it is: a skip or xfail is
-                # fine there, as long as it says why (shown below).
-                good = True
-                cell = got.upper()
-                if note:
-                    failures_note.append(f"host: {r['name']}: {got}: {note}")
             cell = got.upper()
+            if fl == "host":
+                # The host kernel is whatever it is: a skip says why (in
+                # its name), and a declared bug may be fixed there.
+                if got == "skip":
+                    cells.append(cell)
+                    continue
+                elif exp == "fail" and got == "pass":
+                    good, exp = True, "pass"
             if not good:
                 ok_row = False
                 cell += "!"
@@ -277,10 +278,6 @@ def main():
         out.append("XFAIL, * = as declared in patches/expectations:")
         for reason, fls in sorted(declared.items()):
             out.append(f"  {reason} ({', '.join(sorted(fls))})")
-    if failures_note:
-        out.append("")
-        out.append("skipped on the host, and why:")
-        out.extend("  " + f for f in failures_note)
     if failures:
         out.append("")
         out.append("unexpected:")

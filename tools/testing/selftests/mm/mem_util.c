@@ -244,7 +244,9 @@ static const char *setup_hugetlb(struct region *r)
 static const char *setup_ksm(struct region *r)
 {
 	const char *run = "/sys/kernel/mm/ksm/run";
+	bool restored;
 	size_t was;
+	char old;
 	int i, fd;
 
 	if (access(run, W_OK))
@@ -267,9 +269,11 @@ static const char *setup_ksm(struct region *r)
 	}
 	for (i = 0; i < 500 && !page_has_kflag(r->mem, KPF_KSM); i++)
 		usleep(10000);
-	if (was != 1 && pwrite(fd, was ? "2" : "0", 1, 0) != 1)
-		was = 1;
+	old = '0' + was;
+	restored = was == 1 || pwrite(fd, &old, 1, 0) == 1;
 	close(fd);
+	if (!restored)
+		return "cannot restore /sys/kernel/mm/ksm/run";
 	r->size = pagesize;
 	if (!page_has_kflag(r->mem, KPF_KSM))
 		return "KSM did not merge the page within 5 s";

@@ -453,6 +453,10 @@ static enum result memcg_enomem(const char **why)
 		_exit(write(done[1], &rep, sizeof(rep)) == sizeof(rep) ? 0 : 16);
 	}
 
+	/* Only the child writes these: its death must end our reads. */
+	close(ready[1]);
+	close(done[1]);
+	close(go[0]);
 	/* Room for page tables, not for copies of the pinned pages. */
 	snprintf(path, sizeof(path), "%s/memory.current", cg);
 	if (wait_readable(ready[0], 10000) == 1) {
@@ -478,9 +482,9 @@ static enum result memcg_enomem(const char **why)
 	    read(done[0], &rep, sizeof(rep)) != sizeof(rep))
 		memset(&rep, 0, sizeof(rep));
 	status = wait_child(pid);
-	close(ready[0]); close(ready[1]);
-	close(go[0]); close(go[1]);
-	close(done[0]); close(done[1]);
+	close(ready[0]);
+	close(go[1]);
+	close(done[0]);
 	rmdir(cg);
 
 	if (!WIFEXITED(status) || WEXITSTATUS(status))

@@ -47,21 +47,41 @@ static bool pipe_holds(int fd, size_t size, char val)
 	return ok;
 }
 
+/*
+ * The part of the region that goes through the pipe: the default pipe
+ * holds 16 pages, and a reference to any page of a large folio is a
+ * reference to the folio.
+ */
+#define SPLICE_MAX (16 * 4096UL)
+
+static size_t splice_size(const struct region *r)
+{
+	return r->size < SPLICE_MAX ? r->size : SPLICE_MAX;
+}
+
 static int splice_all(int fd, char *mem, size_t size)
 {
 	struct iovec iov = { mem, size };
 
-	if (fcntl(fd, F_SETPIPE_SZ, size) < 0 && size > 65536)
-		return -1;
 	return vmsplice(fd, &iov, 1, 0) == (ssize_t)size ? 0 : -1;
+}
+
+static void close_pipes(int *fds, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 }
 
 /* The child vmsplice()s and unmaps; the parent's write must not leak. */
 static enum result splice_in_child(const struct backend *b, const char **why)
 {
+	int fds[6] = { -1, -1, -1, -1, -1, -1 }, *p = fds, *ready = fds + 2, *go = fds + 4;
 	struct region r = { .fd = -1 };
-	int p[2], ready[2], go[2], status;
 	enum result res = FAIL;
+	int status;
 	pid_t pid;
 	char c;
 
@@ -74,16 +94,19 @@ static enum result splice_in_child(const struct backend *b, const char **why)
 		goto out;
 	pid = fork();
 	if (!pid) {
-		if (splice_all(p[1], r.mem, r.size))
+		if (splice_all(p[1], r.mem, splice_size(&r)))
 			_exit(2);
 		munmap(r.map, r.map_size);
 		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
 			_exit(3);
-		_exit(pipe_holds(p[0], r.size, r.init) ? 0 : 1);
+		_exit(pipe_holds(p[0], splice_size(&r), r.init) ? 0 : 1);
 	}
+	/* Only the child writes these: its exit must end our reads. */
+	close(ready[1]);
+	ready[1] = -1;
 	if (read(ready[0], &c, 1) != 1) {
 		ksft_print_msg("vmsplice() in the child failed\n");
-		wait(NULL);
+		waitpid(pid, NULL, 0);
 		goto out;
 	}
 	memset(r.mem, 0x22, r.size);
@@ -96,6 +119,7 @@ static enum result splice_in_child(const struct backend *b, const char **why)
 		ksft_print_msg("the child read the parent's later write through its pipe (status %#x)\n",
 			       status);
 out:
+	close_pipes(fds, 6);
 	region_free(&r);
 	return res;
 }
@@ -104,8 +128,8 @@ out:
 static enum result splice_before_fork(const struct backend *b, const char **why)
 {
 	struct region r = { .fd = -1 };
+	int p[2] = { -1, -1 }, status;
 	enum result res = FAIL;
-	int p[2], status;
 	pid_t pid;
 
 	*why = b->setup(&r);
@@ -113,7 +137,7 @@ static enum result splice_before_fork(const struct backend *b, const char **why)
 		region_free(&r);
 		return SKIP;
 	}
-	if (pipe(p) || splice_all(p[1], r.mem, r.size)) {
+	if (pipe(p) || splice_all(p[1], r.mem, splice_size(&r))) {
 		ksft_print_msg("vmsplice() failed: %s\n", strerror(errno));
 		goto out;
 	}
@@ -125,11 +149,12 @@ static enum result splice_before_fork(const struct backend *b, const char **why)
 	munmap(r.map, r.map_size);
 	r.map = NULL;
 	waitpid(pid, &status, 0);
-	if (pipe_holds(p[0], r.size, r.init))
+	if (pipe_holds(p[0], splice_size(&r), r.init))
 		res = PASS;
 	else
 		ksft_print_msg("the pipe shows the child's write\n");
 out:
+	close_pipes(p, 2);
 	region_free(&r);
 	return res;
 }

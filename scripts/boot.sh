@@ -30,7 +30,9 @@ case $accel in auto|kvm|tcg) ;; *) die "ACCEL=$accel: expected auto, kvm or tcg"
 mkdir -p "$run"
 console=$run/console.log results=$run/results.tap
 
-append="console=ttyS0,115200 panic=-1 hugepagesz=2M hugepages=${HUGEPAGES:-64}"
+# An oops panics the guest: after one, the kernel's state is unreliable
+# and the oopsing test may hold locks that hang every test after it.
+append="console=ttyS0,115200 panic=-1 oops=panic hugepagesz=2M hugepages=${HUGEPAGES:-64}"
 # Last: INIT= and APPEND= (which may end with "-- args for init").
 user="${INIT:+rdinit=$INIT }${APPEND:-}"
 

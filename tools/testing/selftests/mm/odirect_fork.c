@@ -236,6 +236,9 @@ int main(void)
 	unsigned int c;
 	int r;
 
+	/* Line-buffered: a test that crashes the kernel keeps its output. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
 	pagesize = getpagesize();
 	ksft_print_header();
 	ksft_set_plan(ARRAY_SIZE(cases));

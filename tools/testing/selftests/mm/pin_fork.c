@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -420,6 +421,9 @@ int main(void)
 {
 	unsigned int b, k, e, plan = ARRAY_SIZE(abi_cases);
 	const char *why;
+
+	/* Line-buffered: a test that crashes the kernel keeps its output. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	mem_init();
 	for (b = 0; b < nr_backends; b++)

@@ -734,6 +734,9 @@ int main(void)
 {
 	unsigned int i;
 
+	/* Line-buffered: a test that crashes the kernel keeps its output. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
 	mem_init();
 	ksft_print_header();
 	ksft_set_plan(ARRAY_SIZE(cases));

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -172,6 +173,9 @@ static const struct {
 int main(void)
 {
 	unsigned int b, c, plan = 0;
+
+	/* Line-buffered: a test that crashes the kernel keeps its output. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	mem_init();
 	for (b = 0; b < nr_backends; b++)

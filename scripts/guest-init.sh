@@ -64,11 +64,15 @@ while read -r name timeout; do
 	kmsg "forkpin: begin $name"
 	echo "# forkpin-begin: $name" >"$out"
 	start=$(date +%s)
-	timeout -s KILL "$timeout" "/forkpin/tests/$name" >/tmp/out 2>&1 </dev/null
-	rc=$?
+	# Streamed as it runs: if the kernel dies mid-test, the host still
+	# has everything the test printed.
+	{
+		timeout -s KILL "$timeout" "/forkpin/tests/$name" 2>&1 </dev/null
+		echo $? >/tmp/rc
+	} | sed 's/^/# /' >"$out"
+	rc=$(cat /tmp/rc)
 	secs=$(($(date +%s) - start))
 	kmsg "forkpin: end $name rc=$rc"
-	sed 's/^/# /' /tmp/out >"$out"
 	echo "# forkpin-end: $name rc=$rc seconds=$secs" >"$out"
 	case $rc in
 	0) echo "ok $i selftests: forkpin: $name" ;;

@@ -63,6 +63,7 @@ def parse_tap(path):
         if not m:
             if inner.startswith("# ") and not inner.startswith("# Totals"):
                 notes.append(inner[2:])
+                cur["tail"] = notes[-3:]
             continue
         ok, num, rest = m.group(1) == "ok", int(m.group(2)), m.group(3)
         desc, status = rest, "pass" if ok else "fail"
@@ -78,6 +79,7 @@ def parse_tap(path):
                 status = "skip" if d.group(2).upper() == "SKIP" else "xfail"
         cur["cases"][num] = (status, desc.strip(), notes[-3:])
         notes = []
+        cur["tail"] = []
     return progs
 
 
@@ -171,7 +173,9 @@ def main():
             got = len(p["cases"])
             problem = None
             if p["rc"] is None:
-                problem = "did not finish"
+                problem = "did not finish (kernel died?)"
+                if p.get("tail"):
+                    problem += ": " + " / ".join(p["tail"])
             elif p["rc"] == 137:
                 problem = "killed by the per-test timeout"
             elif p["plan"] is not None and got < p["plan"]:

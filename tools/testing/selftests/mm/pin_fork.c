@@ -249,18 +249,41 @@ static pid_t prep_child(struct region *r, enum prep prep)
 
 enum result { PASS, FAIL, SKIP };
 
-static enum result run_case(const struct backend *b, const struct pin_kind *k,
-			    enum event ev, const char **why)
+/*
+ * Reported before the cleanup, so that a kernel that crashes on unpinning
+ * still shows which case found the problem.
+ */
+static void report(enum result res, const struct backend *b,
+		   const struct pin_kind *k, unsigned int e, const char *why)
 {
+	switch (res) {
+	case PASS:
+		ksft_test_result_pass("%s, %s: %s\n", k->desc, b->desc, events[e].desc);
+		break;
+	case FAIL:
+		ksft_test_result_fail("%s, %s: %s\n", k->desc, b->desc, events[e].desc);
+		break;
+	case SKIP:
+		ksft_test_result_skip("%s, %s: %s (%s)\n", k->desc, b->desc,
+				      events[e].desc, why);
+		break;
+	}
+}
+
+static void run_case(const struct backend *b, const struct pin_kind *k,
+		     unsigned int e)
+{
+	enum event ev = events[e].event;
 	struct region r = { .fd = -1 };
 	struct pin p = { .kind = k, .r = &r };
 	enum result res = FAIL;
 	pid_t helper = 0, pid;
 	char expect, *buf = NULL;
 	int go[2] = { -1, -1 }, status;
+	const char *why = NULL;
 
-	*why = b->setup(&r);
-	if (*why) {
+	why = b->setup(&r);
+	if (why) {
 		res = SKIP;
 		goto out;
 	}
@@ -276,9 +299,9 @@ static enum result run_case(const struct backend *b, const struct pin_kind *k,
 			goto out;
 		}
 	}
-	*why = pin_take(&p);
-	if (*why) {
-		res = **why ? SKIP : FAIL;
+	why = pin_take(&p);
+	if (why) {
+		res = *why ? SKIP : FAIL;
 		goto out;
 	}
 
@@ -345,6 +368,7 @@ static enum result run_case(const struct backend *b, const struct pin_kind *k,
 	}
 	res = PASS;
 out:
+	report(res, b, k, e, why);
 	pin_drop(&p);
 	if (helper > 0) {
 		kill(helper, SIGKILL);
@@ -356,7 +380,6 @@ out:
 	}
 	free(buf);
 	region_free(&r);
-	return res;
 }
 
 /* ---- the ioctls' error paths: bad addresses fail cleanly, pin nothing ---- */
@@ -420,7 +443,6 @@ static const struct {
 int main(void)
 {
 	unsigned int b, k, e, plan = ARRAY_SIZE(abi_cases);
-	const char *why;
 
 	/* Line-buffered: a test that crashes the kernel keeps its output. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -440,20 +462,7 @@ int main(void)
 			for (e = 0; e < ARRAY_SIZE(events); e++) {
 				if (!case_applies(b, k, e))
 					continue;
-				switch (run_case(&backends[b], &pin_kinds[k], events[e].event, &why)) {
-				case PASS:
-					ksft_test_result_pass("%s, %s: %s\n", pin_kinds[k].desc,
-							      backends[b].desc, events[e].desc);
-					break;
-				case FAIL:
-					ksft_test_result_fail("%s, %s: %s\n", pin_kinds[k].desc,
-							      backends[b].desc, events[e].desc);
-					break;
-				case SKIP:
-					ksft_test_result_skip("%s, %s: %s (%s)\n", pin_kinds[k].desc,
-							      backends[b].desc, events[e].desc, why);
-					break;
-				}
+				run_case(&backends[b], &pin_kinds[k], e);
 			}
 		}
 	}

@@ -20,7 +20,7 @@ JOBS ?= $(shell nproc)
 FLAVOR ?= patched
 BOOT_TIMEOUT ?= 1200
 export KERNEL_SRC BUILD ACCEL QEMU_MEM QEMU_CPUS TESTS JOBS BOOT_TIMEOUT
-export TEST_TIMEOUT HUGEPAGES CCACHE_DIR EXTRA_KCONFIG KVM_WATCHDOG
+export TEST_TIMEOUT HUGEPAGES CCACHE_DIR EXTRA_KCONFIG KVM_WATCHDOG FORKPIN_SCALE
 
 # The steps from a patched tree to a booted, tested kernel, for one flavor.
 define kernel_steps
@@ -114,5 +114,6 @@ help:
 	@echo '  BOOT_TIMEOUT=S     whole guest run limit in seconds (default: 1200)'
 	@echo '  TEST_TIMEOUT=S     per-test limit (default: tools/testing/selftests/mm/settings)'
 	@echo '  HUGEPAGES=N        2 MiB huge pages reserved in the guest (default: 64)'
+	@echo '  FORKPIN_SCALE=N    N times larger test runs (default 1, sized for TCG)'
 	@echo '  EXTRA_KCONFIG=F    a kconfig fragment of your own, applied last'
 	@echo '  CCACHE_DIR=DIR     compiler cache (default: ~/.cache/forkpin/ccache)'

@@ -33,6 +33,7 @@ console=$run/console.log results=$run/results.tap
 # An oops panics the guest: after one, the kernel's state is unreliable
 # and the oopsing test may hold locks that hang every test after it.
 append="console=ttyS0,115200 panic=-1 oops=panic hugepagesz=2M hugepages=${HUGEPAGES:-64}"
+[ -z "${FORKPIN_SCALE:-}" ] || append+=" forkpin.scale=$FORKPIN_SCALE"
 # Last: INIT= and APPEND= (which may end with "-- args for init").
 user="${INIT:+rdinit=$INIT }${APPEND:-}"
 

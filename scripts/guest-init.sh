@@ -38,6 +38,11 @@ setup_failed() {
 	report 2
 }
 
+# forkpin.scale=N on the command line: FORKPIN_SCALE for the tests.
+for arg in $(cat /proc/cmdline); do
+	case $arg in forkpin.scale=*) export FORKPIN_SCALE=${arg#forkpin.scale=} ;; esac
+done
+
 # Swap on zram, for the swap-out cases (MADV_PAGEOUT).
 if [ -e /sys/block/zram0/disksize ]; then
 	echo "${FORKPIN_ZRAM:-256M}" >/sys/block/zram0/disksize &&

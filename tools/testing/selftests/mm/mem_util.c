@@ -25,6 +25,7 @@
 #define PM_PRESENT		(1ULL << 63)
 
 size_t pagesize, thpsize, hugetlbsize;
+unsigned int scale = 1;
 
 static size_t read_sysfs_ulong(const char *path)
 {
@@ -69,6 +70,10 @@ static size_t free_hugetlb_pages(void)
 
 void mem_init(void)
 {
+	const char *env = getenv("FORKPIN_SCALE");
+
+	if (env && atoi(env) > 0)
+		scale = atoi(env);
 	pagesize = getpagesize();
 	thpsize = read_sysfs_ulong("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
 	hugetlbsize = 2 * 1024 * 1024;
@@ -158,7 +163,7 @@ static void read_fault(struct region *r)
 
 static const char *setup_base(struct region *r)
 {
-	const char *why = map_anon(r, pagesize, 0, 0);
+	const char *why = map_anon(r, scale * pagesize, 0, 0);
 
 	if (why)
 		return why;

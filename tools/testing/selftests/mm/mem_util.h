@@ -14,6 +14,13 @@
 
 extern size_t pagesize, thpsize, hugetlbsize;
 
+/*
+ * FORKPIN_SCALE=N (default 1) makes the runs N times larger: more pages
+ * per base-page case, more race rounds, more memory under the memcg limit.
+ * The default is sized for QEMU/TCG; use 16 or more on real hardware.
+ */
+extern unsigned int scale;
+
 /* The memory under test. */
 struct region {
 	char *map;		/* what to munmap() */

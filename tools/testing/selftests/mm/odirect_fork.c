@@ -42,6 +42,7 @@
 #define DM_NAME		"forkpin-delay"
 #define DELAY_MS	300
 #define IO_SIZE		512
+/* FORKPIN_SCALE=N: N times as many rounds. */
 #define ROUNDS		3
 
 static size_t pagesize;
@@ -234,12 +235,14 @@ int main(void)
 {
 	const char *why;
 	unsigned int c;
-	int r;
+	int r, rounds = ROUNDS;
 
 	/* Line-buffered: a test that crashes the kernel keeps its output. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	pagesize = getpagesize();
+	if (getenv("FORKPIN_SCALE") && atoi(getenv("FORKPIN_SCALE")) > 0)
+		rounds *= atoi(getenv("FORKPIN_SCALE"));
 	ksft_print_header();
 	ksft_set_plan(ARRAY_SIZE(cases));
 	why = geteuid() ? "need root (RAM disk and device-mapper)" : setup_device();
@@ -251,7 +254,7 @@ int main(void)
 			continue;
 		}
 		/* Every round must deliver: one loss is the bug. */
-		for (r = 0; r < ROUNDS && ok; r++)
+		for (r = 0; r < rounds && ok; r++)
 			ok = read_across_fork(cases[c].do_fork, cases[c].dontfork);
 		ksft_test_result(ok, "%s\n", cases[c].desc);
 	}

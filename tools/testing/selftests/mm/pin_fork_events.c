@@ -283,7 +283,7 @@ out:
  * and the write-protection. If it could, the parent's next write would
  * move it away from the pinned page.
  */
-#define RACE_ROUNDS 200
+#define RACE_ROUNDS (200 * scale)
 
 static struct {
 	pthread_barrier_t start, pinned, written;
@@ -298,7 +298,7 @@ static void *race_pinner(void *arg)
 	char *buf = malloc(pagesize);
 	int i;
 
-	for (i = 0; i < RACE_ROUNDS; i++) {
+	for (i = 0; i < (int)RACE_ROUNDS; i++) {
 		bool pinned;
 
 		pthread_barrier_wait(&race.start);
@@ -332,7 +332,7 @@ static enum result gup_fast_race(const char **why)
 	pthread_barrier_init(&race.written, NULL, 2);
 	if (pthread_create(&thread, NULL, race_pinner, NULL))
 		goto out;
-	for (i = 0; i < RACE_ROUNDS; i++) {
+	for (i = 0; i < (int)RACE_ROUNDS; i++) {
 		pid_t pid;
 		char c;
 
@@ -374,7 +374,7 @@ out:
  * kernel that does not give the charge back cannot hang the test: the
  * process in the cgroup would loop in memcg OOM on its next COW fault.
  */
-#define MEMCG_PIN_SIZE (8UL << 20)
+#define MEMCG_PIN_SIZE ((8UL << 20) * scale)
 #define MEMCG_HEADROOM (MEMCG_PIN_SIZE / 4)
 
 struct memcg_report {

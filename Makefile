@@ -32,7 +32,8 @@ $(S)/initramfs.sh $(1)
 endef
 
 .PHONY: all check run-host help deps base apply config build selftests \
-	initramfs boot verdict check-apply check-harness clean distclean
+	initramfs boot verdict check-apply check-series check-harness clean \
+	distclean
 
 # The main job: base -> apply -> build -> boot -> selftests -> verdict.
 all:
@@ -69,11 +70,14 @@ verdict:
 	@$(S)/verdict.py $(FLAVOR)
 check-apply:
 	@$(S)/check-apply.sh
+check-series:
+	@$(S)/check-series.sh
 check-harness:
 	@$(S)/check-harness.sh
 
 clean:
-	rm -rf $(BUILD)/base $(BUILD)/patched $(BUILD)/host $(BUILD)/*.tap \
+	rm -rf $(BUILD)/base $(BUILD)/patched $(BUILD)/host $(BUILD)/check-series \
+		$(BUILD)/*.tap \
 		$(BUILD)/summary-* $(BUILD)/results-*
 distclean:
 	rm -rf $(BUILD)
@@ -99,6 +103,7 @@ help:
 	@echo '  boot               QEMU (KVM, falling back to TCG), results in BUILD/FLAVOR/run'
 	@echo '  verdict            the summary table of the last boot'
 	@echo '  check-apply        the series applies with git am and patch -p1 too'
+	@echo '  check-series       every prefix of the series builds (mm/, fork, proc)'
 	@echo '  check-harness      the harness error paths (bad input, panics, hangs)'
 	@echo '  clean / distclean  remove the flavors'"'"' trees and runs / all of BUILD'
 	@echo

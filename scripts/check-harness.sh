@@ -183,6 +183,7 @@ check "verdict: failures, unreproduced base bugs, splats, skips are caught" verd
 if [ -f "$BUILD/patched/initramfs.cpio" ] && [ "${HARNESS_BOOT:-1}" != 0 ]; then
 	check "the tests build in-tree: make -C tools/testing/selftests TARGETS=forkpin-mm" tests_build_in_tree
 	check "the series adds no W=1 warnings" "$SCRIPTS/check-w1.sh"
+	check "every prefix of the series builds (make check-series)" "$SCRIPTS/check-series.sh"
 	check "a guest that panics (bogus init): reported with the log tail" guest_panic_is_reported
 	check "a guest that hangs: killed at BOOT_TIMEOUT, reported" guest_hang_is_killed
 fi

@@ -32,7 +32,7 @@ $(S)/initramfs.sh $(1)
 endef
 
 .PHONY: all check run-host help deps base apply config build selftests \
-	initramfs boot verdict check-apply check-series check-harness clean \
+	initramfs boot verdict check-apply check-series check-w1 check-harness clean \
 	distclean
 
 # The main job: base -> apply -> build -> boot -> selftests -> verdict.
@@ -72,6 +72,8 @@ check-apply:
 	@$(S)/check-apply.sh
 check-series:
 	@$(S)/check-series.sh
+check-w1:
+	@$(S)/check-w1.sh
 check-harness:
 	@$(S)/check-harness.sh
 
@@ -104,6 +106,7 @@ help:
 	@echo '  verdict            the summary table of the last boot'
 	@echo '  check-apply        the series applies with git am and patch -p1 too'
 	@echo '  check-series       every prefix of the series builds (mm/, fork, proc)'
+	@echo '  check-w1           the series adds no W=1 warnings (needs both flavors built)'
 	@echo '  check-harness      the harness error paths (bad input, panics, hangs)'
 	@echo '  clean / distclean  remove the flavors'"'"' trees and runs / all of BUILD'
 	@echo

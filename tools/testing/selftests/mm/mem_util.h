@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What a test case found. */
+enum result { PASS, FAIL, SKIP };
+
 extern size_t pagesize, thpsize, hugetlbsize;
 
 /*

@@ -247,8 +247,6 @@ static pid_t prep_child(struct region *r, enum prep prep)
 	return pid;
 }
 
-enum result { PASS, FAIL, SKIP };
-
 /*
  * Reported before the cleanup, so that a kernel that crashes on unpinning
  * still shows which case found the problem.

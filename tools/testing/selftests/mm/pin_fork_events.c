@@ -40,9 +40,6 @@
 
 #define CGROOT "/sys/fs/cgroup"
 
-static const char *gup_missing;
-
-enum result { PASS, FAIL, SKIP };
 
 /* ---- small helpers ---- */
 
@@ -713,10 +710,7 @@ out:
 	return res;
 }
 
-static const struct {
-	const char *desc;
-	enum result (*fn)(const char **why);
-} cases[] = {
+static const struct pin_case cases[] = {
 	{ "MADV_DONTFORK: the child gets no mapping, the parent keeps the pinned page", dontfork },
 	{ "MADV_WIPEONFORK: the child sees zeroes, the parent keeps the pinned page", wipeonfork },
 	{ "clone3(CLONE_INTO_CGROUP): the parent keeps the pinned page", clone3_cgroup },
@@ -732,40 +726,9 @@ static const struct {
 
 int main(void)
 {
-	unsigned int i;
-
 	/* Line-buffered: a test that crashes the kernel keeps its output. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	mem_init();
-	ksft_print_header();
-	ksft_set_plan(ARRAY_SIZE(cases));
-	pin_open(&gup_missing);
-
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		const char *why = NULL;
-
-		if (gup_missing) {
-			ksft_test_result_skip("%s (%s)\n", cases[i].desc, gup_missing);
-			continue;
-		}
-		switch (cases[i].fn(&why)) {
-		case PASS:
-			ksft_test_result_pass("%s\n", cases[i].desc);
-			break;
-		case FAIL:
-			ksft_test_result_fail("%s\n", cases[i].desc);
-			break;
-		case SKIP:
-			ksft_test_result_skip("%s (%s)\n", cases[i].desc, why);
-			break;
-		}
-	}
-	if (ksft_get_fail_cnt())
-		ksft_exit_fail();
-	if (ksft_get_xskip_cnt() == (int)ARRAY_SIZE(cases)) {
-		ksft_print_cnts();
-		return KSFT_SKIP;
-	}
-	ksft_finished();
+	return run_pin_cases(cases, ARRAY_SIZE(cases));
 }

@@ -25,8 +25,6 @@
 #include "mem_util.h"
 #include "pin_util.h"
 
-enum result { PASS, FAIL, SKIP };
-
 static bool pin_sees(size_t size, char val)
 {
 	char *buf = malloc(size);
@@ -182,10 +180,7 @@ out:
 	return res;
 }
 
-static const struct {
-	const char *desc;
-	enum result (*fn)(const char **why);
-} cases[] = {
+static const struct pin_case cases[] = {
 	{ "R/O long-term pin, MAP_SHARED memfd: no copy, writes by the mapping and write() are seen",
 	  shared_slow },
 	{ "R/O GUP-fast long-term pin, MAP_SHARED memfd: no copy, writes by the mapping and write() are seen",
@@ -198,40 +193,9 @@ static const struct {
 
 int main(void)
 {
-	const char *missing = NULL;
-	unsigned int i;
-
 	/* Line-buffered: a test that crashes the kernel keeps its output. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	mem_init();
-	ksft_print_header();
-	ksft_set_plan(ARRAY_SIZE(cases));
-	pin_open(&missing);
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		const char *why = NULL;
-
-		if (missing) {
-			ksft_test_result_skip("%s (%s)\n", cases[i].desc, missing);
-			continue;
-		}
-		switch (cases[i].fn(&why)) {
-		case PASS:
-			ksft_test_result_pass("%s\n", cases[i].desc);
-			break;
-		case FAIL:
-			ksft_test_result_fail("%s\n", cases[i].desc);
-			break;
-		case SKIP:
-			ksft_test_result_skip("%s (%s)\n", cases[i].desc, why);
-			break;
-		}
-	}
-	if (ksft_get_fail_cnt())
-		ksft_exit_fail();
-	if (missing) {
-		ksft_print_cnts();
-		return KSFT_SKIP;
-	}
-	ksft_finished();
+	return run_pin_cases(cases, ARRAY_SIZE(cases));
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "../kselftest.h"
 #include "pin_util.h"
 
 static int gup_fd = -1;
@@ -56,4 +57,37 @@ int pin_read(void *buf)
 int pin_stop(void)
 {
 	return ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);
+}
+
+int run_pin_cases(const struct pin_case *cases, unsigned int nr)
+{
+	const char *missing = NULL;
+	unsigned int i;
+
+	ksft_print_header();
+	ksft_set_plan(nr);
+	pin_open(&missing);
+	for (i = 0; i < nr; i++) {
+		const char *why = NULL;
+
+		if (missing) {
+			ksft_test_result_skip("%s (%s)\n", cases[i].desc, missing);
+			continue;
+		}
+		switch (cases[i].fn(&why)) {
+		case PASS:
+			ksft_test_result_pass("%s\n", cases[i].desc);
+			break;
+		case FAIL:
+			ksft_test_result_fail("%s\n", cases[i].desc);
+			break;
+		case SKIP:
+			ksft_test_result_skip("%s (%s)\n", cases[i].desc, why);
+			break;
+		}
+	}
+	ksft_print_cnts();
+	if (ksft_get_fail_cnt())
+		return KSFT_FAIL;
+	return missing ? KSFT_SKIP : KSFT_PASS;
 }

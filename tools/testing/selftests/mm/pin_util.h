@@ -16,6 +16,8 @@
 #include <linux/types.h>
 #include <sys/ioctl.h>
 
+#include "mem_util.h"
+
 #ifndef PIN_LONGTERM_TEST_START
 struct pin_longterm_test {
 	__u64 addr;
@@ -45,5 +47,18 @@ int pin_start(void *mem, size_t size, unsigned int flags);
 int pin_read(void *buf);
 /* Drop the pins. */
 int pin_stop(void);
+
+/* A test case that needs gup_test pins; fn sets *why when it skips. */
+struct pin_case {
+	const char *desc;
+	enum result (*fn)(const char **why);
+};
+
+/*
+ * run_pin_cases - the whole kselftest run of a table of pin cases: header,
+ * plan, one result line per case (every case skipped, saying why, where
+ * the kernel lacks the ioctls). Returns the kselftest exit code.
+ */
+int run_pin_cases(const struct pin_case *cases, unsigned int nr);
 
 #endif /* __FORKPIN_PIN_UTIL_H */

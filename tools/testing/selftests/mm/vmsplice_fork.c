@@ -25,8 +25,6 @@
 #include "../kselftest.h"
 #include "mem_util.h"
 
-enum result { PASS, FAIL, SKIP };
-
 /* Read size bytes from the pipe; true if all are val. */
 static bool pipe_holds(int fd, size_t size, char val)
 {

@@ -14,12 +14,12 @@ mapfile -t patches < <(series_patches patched)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/git" "$tmp/plain"
+mkdir -p "$tmp/git" "$tmp/plain" "$tmp/quilt"
 files=$(cd "$PATCHES" && sed -n -e 's|^--- a/||p' -e 's|^+++ b/||p' "${patches[@]}" |
 	sed 's/[[:space:]].*//' | sort -u)
 for f in $files; do
 	[ -f "$PRISTINE/$f" ] || continue
-	for t in git plain; do
+	for t in git plain quilt; do
 		mkdir -p "$tmp/$t/$(dirname "$f")"
 		cp "$PRISTINE/$f" "$tmp/$t/$f"
 	done
@@ -36,13 +36,10 @@ for p in "${patches[@]}"; do
 	patch -d "$tmp/plain" -p1 -s --fuzz=0 --no-backup-if-mismatch <"$PATCHES/$p" >"$tmp/patch.log" 2>&1 ||
 		die "check-apply: patch -p1: $p does not apply to Linux $KVERSION: $(head -n 3 "$tmp/patch.log" | tr '\n' ' ')"
 done
+(cd "$tmp/quilt" && QUILT_PATCHES=$PATCHES QUILT_PC=.pc quilt --quiltrc=- push -a -q --fuzz=0) \
+	>"$tmp/quilt.log" 2>&1 || die "check-apply: quilt push -a failed: $(tail -n 2 "$tmp/quilt.log" | tr '\n' ' ')"
 diff -r -x .git "$tmp/git" "$tmp/plain" >/dev/null ||
 	die "check-apply: git am and patch -p1 give different trees"
-if [ -f "$BUILD/patched/.forkpin-apply" ]; then
-	for f in $files; do
-		[ -f "$tmp/plain/$f" ] || continue
-		cmp -s "$tmp/plain/$f" "$BUILD/patched/src/$f" ||
-			die "check-apply: quilt and patch -p1 differ in $f"
-	done
-fi
+diff -r -x .pc "$tmp/quilt" "$tmp/plain" >/dev/null ||
+	die "check-apply: quilt and patch -p1 give different trees"
 say "check-apply: ${#patches[@]} patches apply with git am and patch -p1 on Linux $KVERSION, same result as quilt"

@@ -40,7 +40,7 @@ user="${INIT:+rdinit=$INIT }${APPEND:-}"
 # boot_once ACCEL: run the guest; sets $rc to QEMU's (or timeout's) exit
 # code. Returns 2 if KVM printed no kernel line in time (caller retries).
 boot_once() {
-	local a=$1 cpu=max extra="" start=$SECONDS pid last=0 done
+	local a=$1 cpu=max extra="" start=$SECONDS pid last=0 ndone
 	if [ "$a" = kvm ]; then
 		cpu=host
 	else
@@ -69,8 +69,8 @@ boot_once() {
 		fi
 		if [ $((SECONDS - last)) -ge "${PROGRESS_EVERY:-20}" ]; then
 			last=$SECONDS
-			done=$(grep -c '^# forkpin-end:' "$results" 2>/dev/null || true)
-			say "boot $flavor ($a): $(elapsed $((SECONDS - start))), $done/$(wc -l <"$dir/tests.list") tests done"
+			ndone=$(grep -c '^# forkpin-end:' "$results" 2>/dev/null || true)
+			say "boot $flavor ($a): $(elapsed $((SECONDS - start))), $ndone/$(wc -l <"$dir/tests.list") tests done"
 		fi
 		sleep 1
 	done
@@ -100,7 +100,7 @@ fi
 
 tail_log() {
 	echo "--- last lines of $console:" >&2
-	tail -n "${1:-25}" "$console" >&2
+	tail -n 25 "$console" >&2
 }
 # isa-debug-exit: QEMU exits with (status << 1) | 1.
 case $rc in

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # SPDX-License-Identifier: GPL-2.0
 # /init of the forkpin test guest (busybox). Sets the machine up, runs
 # each selftest in /forkpin/tests.list with its timeout and writes
@@ -51,7 +52,7 @@ if [ -e /sys/block/zram0/disksize ]; then
 fi
 # Memory controller for the tests' cgroups.
 echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
-cd /tmp
+cd /tmp || setup_failed "no /tmp"
 
 n=$(grep -c . /forkpin/tests.list)
 {

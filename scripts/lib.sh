@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2034
 # Shared by every scripts/*.sh step: paths, logging, errors.
 # Sourced, never run. Every variable can be set from the environment (the
 # Makefile exports them); the defaults make each step usable alone.

@@ -2,18 +2,37 @@
 /*
  * fork_batch - fork() of PTE-mapped large folios in mixed states.
  *
- * fork() copies a PTE-mapped THP page by page on 6.1; batching the copy
- * (one refcount add, one rmap call, one set of PTEs for a run of pages of
- * one folio) must leave every PTE exactly as the per-page copy does: the
- * parent's and the child's content, holes, swap entries, R/O PTEs,
- * soft-dirty bits, early COW of pinned pages, and COW in both directions.
- * A batch that forgot to write-protect one PTE would let the parent's
- * write reach the child: the cases below catch that.
+ * With the forkpin series, fork() copies the PTEs of a PTE-mapped THP in
+ * batches: one reference, one rmap dup and one pass over the PTEs for a
+ * run of pages of one folio mapped alike. A batch must leave every PTE
+ * exactly as the per-page copy does. This test builds PTE-mapped THPs in
+ * mixed states, forks, and checks in parent and child:
+ *
+ *  - the content of every page, and that holes stay holes;
+ *  - pagemap: present, swapped and soft-dirty bits as in the parent
+ *    before fork(), and PM_MMAP_EXCLUSIVE (the page's mapcount is 1): a
+ *    page shared with the child must not be exclusive in either process,
+ *    a copied (early-COW) page must be exclusive in both;
+ *  - COW in both directions: the parent's writes after fork() do not
+ *    reach the child and the child's do not reach the parent.
+ *
+ * It passes on 6.1 as it is and guards the batching: a batch that forgot
+ * to write-protect its last PTE, or to dup the rmap of one of its pages,
+ * fails here.
+ *
+ * The THPs, in page-table order:
+ *   A  soft-dirty cleared, then pages 64..127 written (soft-dirty, writable
+ *      and dirty again); holes at 8..15; pages 24..31 read-only by mprotect
+ *   B  one page pinned (FOLL_LONGTERM, R/W) in the pin cases: the whole
+ *      folio may be pinned, so fork() copies every exclusive page of it
+ *   C  the last 8 pages swapped out (this splits the folio)
+ *   D  untouched: one batch of a whole page table
+ *   E  MADV_FREE, then the first half written: the second half's PTEs are
+ *      clean and read-only, the first half's dirty and writable
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,80 +48,148 @@
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
-#define PM_SOFT_DIRTY	(1ULL << 55)
-#define PM_PRESENT	(1ULL << 63)
-#define PM_SWAP		(1ULL << 62)
+#define PM_SOFT_DIRTY		(1ULL << 55)
+#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
+#define PM_SWAP			(1ULL << 62)
+#define PM_PRESENT		(1ULL << 63)
 
-/* Per-page layout of the test region (indices into the THP). */
-enum state { MAPPED, HOLE, SWAPPED, READONLY, PINNED };
+enum { THP_A, THP_B, THP_C, THP_D, THP_E, NR_THPS };
+#define PINNED_PAGE	40	/* in THP B */
 
-static size_t nr;		/* pages per THP */
-static char *mem;		/* the PTE-mapped THP */
+/* Per-page state of the test region. */
+enum state { MAPPED, HOLE, READONLY, LAZYFREE };
+
+static size_t nr_per_thp;	/* pages per THP */
+static size_t nr;		/* pages in the region */
+static char *mem;
 static enum state *st;
-static uint64_t *pm_before;	/* parent's pagemap entries before fork() */
+static uint64_t *pm_before;	/* the parent's pagemap before fork() */
+static uint64_t *pm_now;
 static bool have_swap;
+static struct region r;
 
 static char pattern(size_t i)
 {
 	return (char)(i % 251 + 1);
 }
 
-static struct region r;
+static char later(size_t i)
+{
+	return (char)~pattern(i);
+}
+
+static char *page(size_t i)
+{
+	return mem + i * pagesize;
+}
+
+static size_t thp(int t, size_t i)
+{
+	return t * nr_per_thp + i;
+}
+
+/* All pagemap entries of the region in one read. */
+static bool read_pagemap(uint64_t *ent)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	ssize_t want = nr * sizeof(*ent);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = pread(fd, ent, want, (uintptr_t)mem / pagesize * sizeof(*ent)) == want;
+	close(fd);
+	return ok;
+}
+
+static void write_pages(size_t from, size_t to)
+{
+	size_t i;
+
+	for (i = from; i < to; i++)
+		memset(page(i), pattern(i), pagesize);
+}
+
+/* Splits the PMD that maps THP @t; the THP stays, mapped by PTEs. */
+static bool split_pmd(int t)
+{
+	char *p = page(thp(t, 1));
+
+	return !mprotect(p, pagesize, PROT_READ) &&
+	       !mprotect(p, pagesize, PROT_READ | PROT_WRITE);
+}
 
 static const char *setup(void)
 {
 	const char *why;
 	size_t i;
+	int t, fd;
 
+	if (!thpsize)
+		return "need THP (CONFIG_TRANSPARENT_HUGEPAGE)";
 	r = (struct region){ .fd = -1 };
-	why = backends[3].setup(&r);	/* PTE-mapped THP */
+	why = map_anon(&r, NR_THPS * thpsize, thpsize, 0);
 	if (why)
 		return why;
 	mem = r.mem;
-	nr = r.size / pagesize;
+	nr_per_thp = thpsize / pagesize;
+	nr = NR_THPS * nr_per_thp;
 	free(st);
 	free(pm_before);
+	free(pm_now);
 	st = calloc(nr, sizeof(*st));
 	pm_before = calloc(nr, sizeof(*pm_before));
-	if (!st || !pm_before)
+	pm_now = calloc(nr, sizeof(*pm_now));
+	if (!st || !pm_before || !pm_now)
 		return "out of memory";
-	for (i = 0; i < nr; i++)
-		memset(mem + i * pagesize, pattern(i), pagesize);
+	if (madvise(mem, r.size, MADV_HUGEPAGE))
+		return "MADV_HUGEPAGE failed (THP disabled?)";
+	write_pages(0, nr);
+	for (t = 0; t < NR_THPS; t++)
+		if (!page_has_kflag(page(thp(t, 0)), KPF_THP))
+			return "could not get THPs (THP disabled or memory fragmented?)";
 
-	/* Clear soft-dirty everywhere, then dirty every other page again. */
-	{
-		int fd = open("/proc/self/clear_refs", O_WRONLY);
+	/* Soft-dirty cleared everywhere: this write-protects every PMD. */
+	fd = open("/proc/self/clear_refs", O_WRONLY);
+	if (fd < 0 || write(fd, "4", 1) != 1)
+		return "cannot clear soft-dirty bits (need CONFIG_MEM_SOFT_DIRTY)";
+	close(fd);
+	/* B, C and D writable and soft-dirty again, still PMD-mapped. */
+	write_pages(thp(THP_B, 0), thp(THP_E, 0));
+	/* E: lazily freed, so its PMD is clean. */
+	if (madvise(page(thp(THP_E, 0)), thpsize, MADV_FREE))
+		return "MADV_FREE failed";
 
-		if (fd < 0 || write(fd, "4", 1) != 1)
-			return "cannot clear soft-dirty bits (need CONFIG_MEM_SOFT_DIRTY)";
-		close(fd);
-	}
-	for (i = 0; i < nr; i += 2)
-		mem[i * pagesize] = pattern(i);
+	for (t = 0; t < NR_THPS; t++)
+		if (!split_pmd(t))
+			return "mprotect() failed";
 
-	/* Holes: pages 8..15. */
-	madvise(mem + 8 * pagesize, 8 * pagesize, MADV_DONTNEED);
+	/* A */
+	write_pages(thp(THP_A, 64), thp(THP_A, 128));
+	if (madvise(page(thp(THP_A, 8)), 8 * pagesize, MADV_DONTNEED))
+		return "MADV_DONTNEED failed";
 	for (i = 8; i < 16; i++)
-		st[i] = HOLE;
-	/* R/O PTEs: pages 24..31. */
-	if (mprotect(mem + 24 * pagesize, 8 * pagesize, PROT_READ))
+		st[thp(THP_A, i)] = HOLE;
+	if (mprotect(page(thp(THP_A, 24)), 8 * pagesize, PROT_READ))
 		return "mprotect() failed";
 	for (i = 24; i < 32; i++)
-		st[i] = READONLY;
-	/* Swap: the last 8 pages (this may split the folio's tail off). */
-	if (!madvise(mem + (nr - 8) * pagesize, 8 * pagesize, MADV_PAGEOUT) &&
-	    page_is_swapped(mem + (nr - 1) * pagesize)) {
-		have_swap = true;
-		for (i = nr - 8; i < nr; i++)
-			if (page_is_swapped(mem + i * pagesize))
-				st[i] = SWAPPED;
-	}
-	return NULL;
-}
+		st[thp(THP_A, i)] = READONLY;
 
-static char later(size_t i)
-{
-	return (char)~pattern(i);
+	/* C: swap out its tail, if there is swap. */
+	have_swap = false;
+	if (!madvise(page(thp(THP_C, nr_per_thp - 8)), 8 * pagesize, MADV_PAGEOUT) &&
+	    page_is_swapped(page(thp(THP_C, nr_per_thp - 1))))
+		have_swap = true;
+
+	/* E: the first half written again, the second half stays clean. */
+	write_pages(thp(THP_E, 0), thp(THP_E, nr_per_thp / 2));
+	for (i = nr_per_thp / 2; i < nr_per_thp; i++)
+		st[thp(THP_E, i)] = LAZYFREE;
+
+	for (t = 0; t < NR_THPS; t++)
+		if (t != THP_C && !page_has_kflag(page(thp(t, nr_per_thp - 1)), KPF_THP))
+			return "a THP did not survive the PMD split";
+	return NULL;
 }
 
 /* Every page as expected: holes zero, written pages later(), others pattern(). */
@@ -114,9 +201,12 @@ static bool content_ok(const char *who, bool written)
 		char want = st[i] == HOLE ? 0 :
 			    written && st[i] != READONLY ? later(i) : pattern(i);
 
-		if (!all_bytes(mem + i * pagesize, pagesize, want)) {
-			ksft_print_msg("%s: page %zu holds %#x, expected %#x\n", who, i,
-				       mem[i * pagesize], want);
+		if (!all_bytes(page(i), pagesize, want)) {
+			ksft_print_msg("%s: page %zu (THP %c, page %zu) holds %#x, expected %#x%s\n",
+				       who, i, 'A' + (int)(i / nr_per_thp), i % nr_per_thp,
+				       page(i)[0] & 0xff, want & 0xff,
+				       st[i] == LAZYFREE && !page(i)[0] ?
+				       " (a clean MADV_FREE page reclaimed: memory pressure?)" : "");
 			return false;
 		}
 	}
@@ -130,49 +220,92 @@ static void write_all(void)
 
 	for (i = 0; i < nr; i++)
 		if (st[i] != HOLE && st[i] != READONLY)
-			memset(mem + i * pagesize, later(i), pagesize);
+			memset(page(i), later(i), pagesize);
+}
+
+/*
+ * The pagemap right after fork(), in @who: present, swapped and soft-dirty
+ * as before fork(); a present page exclusive only if fork() copied it
+ * (the folio of a pinned page), shared otherwise.
+ */
+static bool pagemap_ok(const char *who, bool pin)
+{
+	const uint64_t same = PM_PRESENT | PM_SWAP | PM_SOFT_DIRTY;
+	size_t i;
+
+	if (!read_pagemap(pm_now)) {
+		ksft_print_msg("%s: cannot read /proc/self/pagemap\n", who);
+		return false;
+	}
+	for (i = 0; i < nr; i++) {
+		bool copied = pin && i / nr_per_thp == THP_B;
+		bool excl = pm_now[i] & PM_MMAP_EXCLUSIVE;
+
+		if ((pm_now[i] ^ pm_before[i]) & same) {
+			ksft_print_msg("%s: page %zu (THP %c, page %zu): pagemap %#llx, before fork() %#llx\n",
+				       who, i, 'A' + (int)(i / nr_per_thp), i % nr_per_thp,
+				       (unsigned long long)pm_now[i],
+				       (unsigned long long)pm_before[i]);
+			return false;
+		}
+		if ((pm_now[i] & PM_PRESENT) && excl != copied) {
+			ksft_print_msg("%s: page %zu (THP %c, page %zu) is %s, expected %s\n",
+				       who, i, 'A' + (int)(i / nr_per_thp), i % nr_per_thp,
+				       excl ? "exclusive" : "shared",
+				       copied ? "exclusive (copied for the child)" :
+				       "shared with the child");
+			return false;
+		}
+	}
+	return true;
 }
 
 /*
  * One fork: the child checks what it sees right after fork() (content,
- * pagemap bits vs the parent's before fork), then either waits for the
- * parent's writes and checks it still sees the old data, or writes itself.
+ * pagemap), then either waits for the parent's writes and checks it still
+ * sees the old data, or writes itself.
  */
 static bool fork_case(bool parent_writes, bool pin)
 {
-	int go[2], status;
-	size_t i, pinned = 40;
+	char *pinned = page(thp(THP_B, PINNED_PAGE));
+	int go[2], done[2], status;
 	bool ok = true;
+	size_t i;
 	pid_t pid;
+	char c;
 
-	if (pipe(go))
+	if (pipe(go) || pipe(done))
 		return false;
-	if (pin && pin_start(mem + pinned * pagesize, pagesize,
-			     PIN_LONGTERM_TEST_FLAG_USE_WRITE)) {
+	if (pin && pin_start(pinned, pagesize, PIN_LONGTERM_TEST_FLAG_USE_WRITE)) {
 		ksft_print_msg("PIN_LONGTERM_TEST_START failed: %s\n", strerror(errno));
-		return false;
+		pin = false;
+		ok = false;
+		goto out;
 	}
-	for (i = 0; i < nr; i++)
-		pm_before[i] = pagemap_entry(mem + i * pagesize);
+	if (!read_pagemap(pm_before)) {
+		ksft_print_msg("cannot read /proc/self/pagemap\n");
+		ok = false;
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		if ((pm_before[i] & PM_PRESENT) && !(pm_before[i] & PM_MMAP_EXCLUSIVE)) {
+			ksft_print_msg("page %zu is not exclusive before fork()\n", i);
+			ok = false;
+			goto out;
+		}
+	}
 
 	pid = fork();
+	if (pid < 0) {
+		ksft_print_msg("fork() failed: %s\n", strerror(errno));
+		ok = false;
+		goto out;
+	}
 	if (!pid) {
-		char c;
-
-		for (i = 0; i < nr; i++) {
-			uint64_t now = pagemap_entry(mem + i * pagesize);
-
-			/* Present, swapped and soft-dirty as in the parent. */
-			if ((now ^ pm_before[i]) & (PM_PRESENT | PM_SWAP | PM_SOFT_DIRTY)) {
-				ksft_print_msg("child: page %zu pagemap %#llx, parent had %#llx\n",
-					       i, (unsigned long long)now,
-					       (unsigned long long)pm_before[i]);
-				_exit(1);
-			}
-		}
-		if (!content_ok("child", false))
+		if (!pagemap_ok("child", pin) || !content_ok("child", false))
 			_exit(1);
-		if (read(go[0], &c, 1) != 1)
+		/* The parent's writes would make pages exclusive again. */
+		if (write(done[1], "c", 1) != 1 || read(go[0], &c, 1) != 1)
 			_exit(2);
 		if (!parent_writes) {
 			write_all();
@@ -181,20 +314,12 @@ static bool fork_case(bool parent_writes, bool pin)
 		_exit(content_ok("child after the parent's writes", false) ? 0 : 1);
 	}
 
-	/* The parent's own bits must not change either. */
-	for (i = 0; i < nr; i++) {
-		uint64_t now = pagemap_entry(mem + i * pagesize);
-
-		if ((now ^ pm_before[i]) & (PM_PRESENT | PM_SWAP | PM_SOFT_DIRTY)) {
-			ksft_print_msg("parent: page %zu pagemap changed by fork()\n", i);
-			ok = false;
-		}
-	}
-	/* Only the pinned page is still exclusive to the parent. */
-	if (pin && !page_is_exclusive(mem + pinned * pagesize)) {
-		ksft_print_msg("the pinned page was not copied for the child\n");
+	close(done[1]);		/* a child that died early reads as EOF */
+	done[1] = -1;
+	ok = pagemap_ok("parent", pin);
+	/* Until the child has looked, nobody writes: a COW ends the sharing. */
+	if (read(done[0], &c, 1) != 1)
 		ok = false;
-	}
 	if (parent_writes)
 		write_all();
 	if (write(go[1], "g", 1) != 1)
@@ -205,11 +330,16 @@ static bool fork_case(bool parent_writes, bool pin)
 		ok = false;
 	}
 	if (ok)
-		ok = content_ok("parent", parent_writes);
+		ok = content_ok(parent_writes ? "parent after its writes" :
+				"parent after the child's writes", parent_writes);
+out:
 	if (pin)
 		pin_stop();
 	close(go[0]);
 	close(go[1]);
+	close(done[0]);
+	if (done[1] >= 0)
+		close(done[1]);
 	return ok;
 }
 
@@ -217,12 +347,12 @@ static const struct {
 	const char *desc;
 	bool parent_writes, pin;
 } cases[] = {
-	{ "PTE-mapped THP with holes, swap, R/O PTEs, soft-dirty: parent writes after fork()",
+	{ "PTE-mapped THPs with holes, swap, R/O, clean and soft-dirty PTEs: parent writes after fork()",
 	  true, false },
-	{ "PTE-mapped THP with holes, swap, R/O PTEs, soft-dirty: child writes after fork()",
+	{ "PTE-mapped THPs with holes, swap, R/O, clean and soft-dirty PTEs: child writes after fork()",
 	  false, false },
-	{ "same with a pinned page in the folio: parent writes after fork()", true, true },
-	{ "same with a pinned page in the folio: child writes after fork()", false, true },
+	{ "same with a pinned page in one of the folios: parent writes after fork()", true, true },
+	{ "same with a pinned page in one of the folios: child writes after fork()", false, true },
 };
 
 int main(void)
@@ -246,7 +376,7 @@ int main(void)
 			ksft_test_result_skip("%s (%s)\n", cases[c].desc, why);
 		} else {
 			if (!have_swap)
-				ksft_print_msg("no swap: the swapped-out part is left out\n");
+				ksft_print_msg("no swap: THP C keeps all its pages\n");
 			ksft_test_result(fork_case(cases[c].parent_writes, cases[c].pin),
 					 "%s\n", cases[c].desc);
 		}

@@ -138,7 +138,7 @@ void region_free(struct region *r)
 	r->fd = -1;
 }
 
-static const char *map_anon(struct region *r, size_t size, size_t align, int flags)
+const char *map_anon(struct region *r, size_t size, size_t align, int flags)
 {
 	r->map_size = size + align;
 	r->map = mmap(NULL, r->map_size, PROT_READ | PROT_WRITE,

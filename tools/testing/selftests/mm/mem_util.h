@@ -48,6 +48,8 @@ extern const unsigned int nr_backends;
 /* Call once: page sizes, THP and hugetlb availability. */
 void mem_init(void);
 void region_free(struct region *r);
+/* Private anonymous memory of @size at an @align boundary (0: any). */
+const char *map_anon(struct region *r, size_t size, size_t align, int flags);
 
 /* /proc/self/pagemap and /proc/kpageflags probes; false if unknown. */
 uint64_t pagemap_entry(const void *addr);

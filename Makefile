@@ -21,6 +21,7 @@ FLAVOR ?= patched
 BOOT_TIMEOUT ?= 1200
 export KERNEL_SRC BUILD ACCEL QEMU_MEM QEMU_CPUS TESTS JOBS BOOT_TIMEOUT
 export TEST_TIMEOUT HUGEPAGES CCACHE_DIR EXTRA_KCONFIG KVM_WATCHDOG FORKPIN_SCALE
+export BENCH_MB BENCH_RUNS BENCH_ROUNDS BENCH_CPUS
 
 # The steps from a patched tree to a booted, tested kernel, for one flavor.
 define kernel_steps
@@ -31,7 +32,7 @@ $(S)/selftests.sh $(1)
 $(S)/initramfs.sh $(1)
 endef
 
-.PHONY: all check run-host help deps base apply config build selftests \
+.PHONY: all check bench run-host help deps base apply config build selftests \
 	initramfs boot verdict check-apply check-series check-w1 check-harness clean \
 	distclean
 
@@ -54,6 +55,15 @@ check:
 	@$(S)/boot.sh patched || echo "[forkpin] boot patched failed: the verdict will show it"
 	@$(S)/check-harness.sh || true
 	@$(S)/verdict.py base patched
+
+# fork() latency of base and patched kernels in one run: a benchmark,
+# never part of make check.
+bench:
+	@$(S)/deps.sh bench
+	@$(S)/base.sh
+	@$(call kernel_steps,base)
+	@$(call kernel_steps,patched)
+	@$(S)/bench.sh
 
 # The selftests on the running kernel (real hardware, bare metal).
 run-host:
@@ -79,6 +89,7 @@ check-harness:
 
 clean:
 	rm -rf $(BUILD)/base $(BUILD)/patched $(BUILD)/host $(BUILD)/check-series \
+		$(BUILD)/bench \
 		$(BUILD)/*.tap \
 		$(BUILD)/summary-* $(BUILD)/results-*
 distclean:
@@ -92,6 +103,8 @@ help:
 	@echo '                     print the summary (FLAVOR=patched by default)'
 	@echo '  make check         the test suite: base and patched kernels (A/B), the'
 	@echo '                     expectations in patches/expectations, the harness checks'
+	@echo '  make bench         fork() latency, base vs patched kernel in one run: ratio'
+	@echo '                     table and plot in BUILD/bench/ (a benchmark, not a test)'
 	@echo '  make run-host      the selftests on the running kernel (bare metal)'
 	@echo
 	@echo 'Single steps (for FLAVOR):'
@@ -125,3 +138,8 @@ help:
 	@echo '  FORKPIN_SCALE=N    N times larger test runs (default 1, sized for TCG)'
 	@echo '  EXTRA_KCONFIG=F    a kconfig fragment of your own, applied last'
 	@echo '  CCACHE_DIR=DIR     compiler cache (default: ~/.cache/forkpin/ccache)'
+	@echo '  BENCH_MB=N         make bench: MiB per case (default 256 for TCG; 1024 on'
+	@echo '                     real hardware or KVM)'
+	@echo '  BENCH_RUNS=N       make bench: timed forks per case and boot (default 11, >= 10)'
+	@echo '  BENCH_ROUNDS=N     make bench: boots of each kernel, alternating (default 3)'
+	@echo '  BENCH_CPUS=N       make bench: guest CPUs (default 1)'

@@ -16,7 +16,9 @@ set -eu
 
 flavor=${1:-patched}
 dir=$(flavor_dir "$flavor")
-kernel=$dir/obj/arch/x86/boot/bzImage initrd=$dir/initramfs.cpio
+# INITRAMFS_DIR: where initramfs.sh wrote the initramfs (default: $dir).
+idir=${INITRAMFS_DIR:-$dir}
+kernel=$dir/obj/arch/x86/boot/bzImage initrd=$idir/initramfs.cpio
 run=${RUN:-$dir/run}
 accel=${ACCEL:-auto}
 mem=${QEMU_MEM:-2G} cpus=${QEMU_CPUS:-2}
@@ -70,7 +72,7 @@ boot_once() {
 		if [ $((SECONDS - last)) -ge "${PROGRESS_EVERY:-20}" ]; then
 			last=$SECONDS
 			ndone=$(grep -c '^# forkpin-end:' "$results" 2>/dev/null || true)
-			say "boot $flavor ($a): $(elapsed $((SECONDS - start))), $ndone/$(wc -l <"$dir/tests.list") tests done"
+			say "boot $flavor ($a): $(elapsed $((SECONDS - start))), $ndone/$(wc -l <"$idir/tests.list") tests done"
 		fi
 		sleep 1
 	done

@@ -7,7 +7,9 @@
 # incrementally and through ccache, what the series touches: mm/,
 # kernel/fork.o and fs/proc/ (where the rmap, GUP and page-table code and
 # its users live), plus the object of every other .c file a patch touches.
-# The whole series is built in full by the patched flavor of make check.
+# Then the whole series in full (bzImage) in the harness config without
+# THP and without hugetlb (CHECK_SERIES_CONFIGS=0 skips these two); in the
+# harness config itself it is built in full by the patched flavor.
 # Needs the patched flavor built (its config and objects are the start).
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -53,5 +55,43 @@ for ((k = 1; k <= ${#patches[@]}; k++)); do
 	results+=("$(printf '%2d  %-75s builds (%s)' "$k" "$p" "$(elapsed $((SECONDS - start)))")")
 	say "check-series: 1..$k ($p): builds"
 done
+
+# The whole series, built in full in configs that lack what the series
+# has #ifdefs and stubs for: without THP (HPAGE_PMD_NR is a BUILD_BUG
+# there) and without hugetlb. Each is the harness config minus that one
+# feature, and the feature must really be gone after olddefconfig.
+src=$scratch/patched/src
+variant() {	# NAME OPTION...: OPTIONs disabled, CONFIG_<check> must be unset
+	local name=$1 vobj=$scratch/config-$1 start=$SECONDS o
+	shift
+	mkdir -p "$vobj"
+	cp "$main_build/patched/obj/.config" "$vobj/.config.want"
+	for o in "$@"; do
+		"$src/scripts/config" --file "$vobj/.config.want" --disable "$o"
+	done
+	# Keep the old .config (and the objects) if nothing changed.
+	cmp -s "$vobj/.config.want" "$vobj/.config.in" 2>/dev/null ||
+		{ cp "$vobj/.config.want" "$vobj/.config"; cp "$vobj/.config.want" "$vobj/.config.in"; }
+	make -C "$src" O="$vobj" olddefconfig >"$scratch/build-$name.log" 2>&1 ||
+		{ tail -n 20 "$scratch/build-$name.log" >&2; die "check-series: kconfig failed for the $name config"; }
+	for o in "$@"; do
+		! grep -q "^CONFIG_$o=" "$vobj/.config" ||
+			die "check-series: CONFIG_$o is still set in the $name config (selected by something else?)"
+	done
+	say "check-series: whole series, $name config: building bzImage"
+	if ! run_with_progress "check-series $name" "$scratch/build-$name.log" \
+		make -C "$src" O="$vobj" -j"$JOBS" CC="$cc" bzImage; then
+		tail -n 20 "$scratch/build-$name.log" >&2
+		die "check-series: the whole series does not build in the $name config (log: $scratch/build-$name.log)"
+	fi
+	warn=$(grep -c 'warning:' "$scratch/build-$name.log" || true)
+	[ "$warn" = 0 ] || { grep 'warning:' "$scratch/build-$name.log" >&2; die "check-series: warnings in the $name config"; }
+	results+=("$(printf '%-6s %-75s builds (%s)' all "whole series, $name config (bzImage)" "$(elapsed $((SECONDS - start)))")")
+}
+if [ "${CHECK_SERIES_CONFIGS:-1}" != 0 ]; then
+	variant no-thp TRANSPARENT_HUGEPAGE
+	variant no-hugetlb HUGETLBFS HUGETLB_PAGE
+fi
+
 printf '%s\n' "prefix  patch" "${results[@]}"
-say "check-series: all ${#patches[@]} prefixes build"
+say "check-series: all ${#patches[@]} prefixes build; the whole series builds without THP and without hugetlb"

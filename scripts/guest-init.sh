@@ -39,9 +39,14 @@ setup_failed() {
 	report 2
 }
 
-# forkpin.scale=N on the command line: FORKPIN_SCALE for the tests.
+# forkpin.scale=N on the command line: FORKPIN_SCALE for the tests;
+# forkpin.bench_mb=N, forkpin.bench_runs=N: the benchmark's size and runs.
 for arg in $(cat /proc/cmdline); do
-	case $arg in forkpin.scale=*) export FORKPIN_SCALE=${arg#forkpin.scale=} ;; esac
+	case $arg in
+	forkpin.scale=*) export FORKPIN_SCALE=${arg#forkpin.scale=} ;;
+	forkpin.bench_mb=*) export FORKPIN_BENCH_MB=${arg#forkpin.bench_mb=} ;;
+	forkpin.bench_runs=*) export FORKPIN_BENCH_RUNS=${arg#forkpin.bench_runs=} ;;
+	esac
 done
 
 # Swap on zram, for the swap-out cases (MADV_PAGEOUT).

@@ -3,7 +3,10 @@
 # scripts/initramfs.sh FLAVOR - the guest's initramfs: busybox-static, the
 # selftests, the list of tests to run (TESTS=, default all) with their
 # timeouts, and scripts/guest-init.sh as /init. Written with the kernel's
-# own usr/gen_init_cpio.
+# own usr/gen_init_cpio, into INITRAMFS_DIR (default: the flavor's
+# directory; make bench uses its own).
+# TESTS may also name a built, not-run program (TEST_GEN_FILES: the
+# benchmark).
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -24,18 +27,21 @@ fi
 
 # TESTS="a b" or "a,b": a subset of the programs, in that order.
 all=$(cat "$tests/.programs")
+known=$(cat "$tests/.programs" "$tests/.files" 2>/dev/null)
 selected=${TESTS:-$all}
 selected=${selected//,/ }
 timeout=${TEST_TIMEOUT:-$(sed -n 's/^timeout=//p' "$SELFTESTS/settings")}
 timeout=${timeout:-300}
-list=$dir/tests.list
+idir=${INITRAMFS_DIR:-$dir}
+mkdir -p "$idir"
+list=$idir/tests.list
 : >"$list"
 for t in $selected; do
-	grep -qx "$t" <<<"$all" || die "TESTS: no test program '$t' (have: $(echo $all))"
+	grep -qx "$t" <<<"$known" || die "TESTS: no test program '$t' (have: $(echo $all))"
 	echo "$t $timeout" >>"$list"
 done
 
-spec=$dir/initramfs.list
+spec=$idir/initramfs.list
 {
 	cat <<EOT
 dir /dev 0755 0 0
@@ -51,5 +57,5 @@ EOT
 		echo "file /forkpin/tests/$t $tests/$t 0755 0 0"
 	done
 } >"$spec"
-"$gen" "$spec" >"$dir/initramfs.cpio" || die "gen_init_cpio failed on $spec"
-say "initramfs $flavor: $(wc -l <"$list") tests, $(($(stat -c %s "$dir/initramfs.cpio") / 1024)) KiB"
+"$gen" "$spec" >"$idir/initramfs.cpio" || die "gen_init_cpio failed on $spec"
+say "initramfs $flavor: $(wc -l <"$list") tests, $(($(stat -c %s "$idir/initramfs.cpio") / 1024)) KiB"

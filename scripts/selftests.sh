@@ -36,5 +36,15 @@ for p in $progs; do
 		die "selftests $flavor: $p is not statically linked"
 done
 echo "$progs" | tr ' ' '\n' >"$out/.programs"
+# Built but not run as tests (the benchmark).
+files=$(make -s -C "$intree" -f - print-files <<'MK' | tr ' ' '\n' | sed 's|.*/||' | grep . || true
+include Makefile
+print-files: ; @echo $(TEST_GEN_FILES)
+MK
+)
+for p in $files; do
+	[ -x "$out/$p" ] || die "selftests $flavor: $p was not built"
+done
+echo "$files" >"$out/.files"
 grep -q HAVE_LIBURING "$log" || say "selftests $flavor: note: no static liburing found (apt-get install liburing-dev); io_uring cases will skip"
 say "selftests $flavor: $(echo $progs | wc -w) programs"

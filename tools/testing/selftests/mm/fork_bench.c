@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fork_bench - fork() latency for memory in different states.
+ *
+ * A benchmark, not a test: built with the selftests (TEST_GEN_FILES) but
+ * not run by kselftest. `make bench` in forkpin runs it on the base and
+ * the patched kernel and compares.
+ *
+ * For each kind of memory, maps FORKPIN_BENCH_MB MiB (default 256), fills
+ * it, and times fork() in the parent, from the call to its return; the
+ * child exits at once and the parent waits for it outside the timed part,
+ * so the child's exit (unmapping everything) is not measured. One warm-up
+ * fork, then FORKPIN_BENCH_RUNS (default 11) timed ones; prints
+ *
+ *   bench <case> samples_us=<t1>,<t2>,...
+ *   bench <case> runs=<n> median_us=<m> min_us=<a> max_us=<b>
+ *
+ * or "bench <case> skip <why>". The cases:
+ *   order0    base pages (MADV_NOHUGEPAGE)
+ *   thp-pmd   PMD-mapped THPs
+ *   thp-pte   PTE-mapped THPs (every PMD split, the THPs kept)
+ *   pinned    base pages registered as io_uring fixed buffers: fork()
+ *             copies every page for the child (early COW)
+ *   memcpy    not a fork(): memcpy() of the same size, the floor for
+ *             "pinned"
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <linux/kernel-page-flags.h>
+#ifdef HAVE_LIBURING
+#include <liburing.h>
+#endif
+
+#include "mem_util.h"
+
+static size_t size;
+static unsigned int runs = 11;
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void report(const char *name, double *t)
+{
+	unsigned int i;
+
+	printf("bench %s samples_us=", name);
+	for (i = 0; i < runs; i++)
+		printf("%s%.0f", i ? "," : "", t[i]);
+	qsort(t, runs, sizeof(*t), cmp_double);
+	printf("\nbench %s runs=%u median_us=%.0f min_us=%.0f max_us=%.0f\n",
+	       name, runs, runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2,
+	       t[0], t[runs - 1]);
+}
+
+/* One fork(), timed in the parent; false if fork() or the child failed. */
+static bool timed_fork(double *us)
+{
+	double start = now_us();
+	int status;
+	pid_t pid = fork();
+
+	if (!pid)
+		_exit(0);
+	*us = now_us() - start;
+	if (pid < 0) {
+		perror("fork");
+		return false;
+	}
+	return waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	       !WEXITSTATUS(status);
+}
+
+static bool bench_fork(const char *name)
+{
+	double *t = calloc(runs, sizeof(*t)), warm;
+	unsigned int i;
+	bool ok = t && timed_fork(&warm);
+
+	for (i = 0; ok && i < runs; i++)
+		ok = timed_fork(&t[i]);
+	if (ok)
+		report(name, t);
+	else
+		printf("bench %s skip fork() failed\n", name);
+	free(t);
+	return ok;
+}
+
+static const char *map(struct region *r, bool thp)
+{
+	const char *why = map_anon(r, size, thp ? thpsize : 0, 0);
+
+	if (why)
+		return why;
+	if (madvise(r->mem, r->size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) && thp)
+		return "MADV_HUGEPAGE failed (no THP?)";
+	memset(r->mem, 0x5a, r->size);
+	return NULL;
+}
+
+/* Fraction of the region's THP-sized blocks that start with a THP. */
+static bool mostly_thp(struct region *r)
+{
+	size_t off, n = 0, total = 0;
+
+	for (off = 0; off < r->size; off += thpsize, total++)
+		n += page_has_kflag(r->mem + off, KPF_THP);
+	return n * 10 >= total * 9;
+}
+
+static const char *run_case(const char *name)
+{
+	struct region r = { .fd = -1 };
+	const char *why = NULL;
+	size_t off;
+
+	if (!strcmp(name, "order0")) {
+		why = map(&r, false);
+	} else if (!strcmp(name, "thp-pmd") || !strcmp(name, "thp-pte")) {
+		bool split = !strcmp(name, "thp-pte");
+
+		if (!thpsize)
+			return "need THP (CONFIG_TRANSPARENT_HUGEPAGE)";
+		why = map(&r, true);
+		if (!why && !mostly_thp(&r))
+			why = "fewer than 90% THPs (THP disabled or memory fragmented?)";
+		/* Split every PMD: mprotect() one page away and back. */
+		for (off = 0; !why && split && off < r.size; off += thpsize)
+			if (mprotect(r.mem + off, pagesize, PROT_READ) ||
+			    mprotect(r.mem + off, pagesize, PROT_READ | PROT_WRITE))
+				why = "mprotect() failed";
+		if (!why && !mostly_thp(&r))
+			why = "the THPs did not survive the PMD split";
+	} else if (!strcmp(name, "pinned")) {
+#ifdef HAVE_LIBURING
+		static struct io_uring ring;
+		struct iovec iov[64];
+		size_t chunk = size / 64;
+		int i, err;
+
+		why = map(&r, false);
+		if (!why && io_uring_queue_init(1, &ring, 0))
+			why = "io_uring_queue_init() failed (CONFIG_IO_URING?)";
+		for (i = 0; !why && i < 64; i++)
+			iov[i] = (struct iovec){ r.mem + i * chunk, chunk };
+		if (!why) {
+			err = io_uring_register_buffers(&ring, iov, 64);
+			if (err) {
+				io_uring_queue_exit(&ring);
+				why = "io_uring_register_buffers() failed (RLIMIT_MEMLOCK?)";
+			}
+		}
+		if (!why) {
+			bench_fork(name);
+			io_uring_queue_exit(&ring);
+		}
+		region_free(&r);
+		return why;
+#else
+		return "built without liburing (apt-get install liburing-dev)";
+#endif
+	} else if (!strcmp(name, "memcpy")) {
+		struct region src = { .fd = -1 };
+		double *t = calloc(runs, sizeof(*t));
+		unsigned int i;
+
+		why = t ? map(&r, false) : "out of memory";
+		if (!why)
+			why = map(&src, false);
+		for (i = 0; !why && i <= runs; i++) {
+			double start = now_us();
+
+			memcpy(r.mem, src.mem, size);
+			/* Run 0 is the warm-up, as for fork(). */
+			if (i)
+				t[i - 1] = now_us() - start;
+		}
+		if (!why)
+			report(name, t);
+		free(t);
+		region_free(&src);
+		region_free(&r);
+		return why;
+	} else {
+		return "unknown case";
+	}
+	if (!why)
+		bench_fork(name);
+	region_free(&r);
+	return why;
+}
+
+int main(int argc, char **argv)
+{
+	static const char * const all[] = {
+		"order0", "thp-pmd", "thp-pte", "pinned", "memcpy",
+	};
+	const char *env;
+	unsigned int i;
+	int n = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	mem_init();
+	env = getenv("FORKPIN_BENCH_MB");
+	size = (env && atoi(env) > 0 ? atoi(env) : 256) * 1024UL * 1024;
+	env = getenv("FORKPIN_BENCH_RUNS");
+	if (env && atoi(env) >= 1)
+		runs = atoi(env);
+	printf("bench size_mb=%zu runs=%u\n", size >> 20, runs);
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		const char *why;
+
+		if (argc > 1 && !strstr(argv[1], all[i]))
+			continue;
+		why = run_case(all[i]);
+		if (why)
+			printf("bench %s skip %s\n", all[i], why);
+		else
+			n++;
+	}
+	return n ? 0 : 4;
+}

@@ -154,7 +154,7 @@ plot '{dat}' using 4:xtic(1) title 'patched/base' lc rgb '#4477aa', \\
      1.0 title '1.00' lw 2 lc rgb '#999999', 0.7 title '0.70' dt 2 lc rgb '#cc6677'
 unset multiplot
 """
-    if rows:
+    if rows and os.environ.get("BENCH_NO_PLOT") != "1":
         try:
             subprocess.run(["gnuplot"], input=script, text=True, check=True)
             print(f"\nplot: {png}\ntable: {os.path.join(out, 'bench.txt')}, data: {dat}")

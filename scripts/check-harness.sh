@@ -48,6 +48,40 @@ fails_with() {
 
 series_applies() { "$SCRIPTS/check-apply.sh"; }
 
+# make bench's report on fake guest output: medians over all boots, the
+# ratio, a splat fails it; and too few runs are refused up front.
+bench_report_judges() {
+	local d=$tmp/bench fl k v
+	for fl in base patched; do
+		for k in 1 2; do
+			mkdir -p "$d/$fl/run-$k"
+			v=100 && [ $fl = patched ] && v=50
+			{
+				echo "# bench size_mb=8 runs=10"
+				echo "# bench thp-pte samples_us=$(seq -s, $v $v $((10 * v)))"
+				echo "# bench order0 samples_us=$(seq -s, 10 10 100)"
+			} >"$d/$fl/run-$k/results.tap"
+			echo "accel=tcg guest-status=0" >"$d/$fl/run-$k/status"
+			: >"$d/$fl/run-$k/console.log"
+		done
+	done
+	BENCH_NO_PLOT=1 "$SCRIPTS/bench-report.py" "$d" >"$tmp/b1" 2>&1 && { echo "skipped cases must fail the report"; return 1; }
+	grep -q '^PTE-mapped THP .* 0\.50 ' "$tmp/b1" || { cat "$tmp/b1"; echo "no 0.50 ratio for thp-pte"; return 1; }
+	grep -q '^order-0 pages .* 1\.00 ' "$tmp/b1" || { cat "$tmp/b1"; echo "no 1.00 ratio for order0"; return 1; }
+	for fl in base patched; do
+		for k in 1 2; do
+			for c in thp-pmd pinned memcpy; do
+				echo "# bench $c samples_us=$(seq -s, 10 10 100)" >>"$d/$fl/run-$k/results.tap"
+			done
+		done
+	done
+	BENCH_NO_PLOT=1 "$SCRIPTS/bench-report.py" "$d" >"$tmp/b2" 2>&1 || { cat "$tmp/b2"; echo "a complete run must pass"; return 1; }
+	echo "[   12.3] WARNING: CPU: 0 PID: 1 at mm/memory.c:1000 copy_present_ptes" >"$d/patched/run-2/console.log"
+	BENCH_NO_PLOT=1 "$SCRIPTS/bench-report.py" "$d" >"$tmp/b3" 2>&1 && { echo "a splat must fail the report"; return 1; }
+	grep -q 'kernel splat' "$tmp/b3" || { cat "$tmp/b3"; echo "the splat is not named"; return 1; }
+	fails_with 'BENCH_RUNS=5' env BENCH_RUNS=5 "$SCRIPTS/bench.sh"
+}
+
 patches_are_kernel_patches() {
 	local p cp ign ok=0
 	base_env
@@ -184,6 +218,7 @@ check "KERNEL_SRC of another version: one error line naming it" wrong_kernel_ver
 check "a corrupted patch is named, nothing half-applied, the old tree kept" corrupted_patch_applies_nothing
 check "a missing package, not root: prints the apt-get line, exit 2" missing_package_as_user
 check "verdict: failures, unreproduced base bugs, splats, skips are caught" verdict_judges
+check "make bench: medians over boots, ratios, splats and too few runs caught" bench_report_judges
 if [ -f "$BUILD/patched/initramfs.cpio" ] && [ "${HARNESS_BOOT:-1}" != 0 ]; then
 	check "the tests build in-tree: make -C tools/testing/selftests TARGETS=forkpin-mm" tests_build_in_tree
 	check "the series adds no W=1 warnings" "$SCRIPTS/check-w1.sh"

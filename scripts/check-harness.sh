@@ -65,9 +65,9 @@ bench_report_judges() {
 			: >"$d/$fl/run-$k/console.log"
 		done
 	done
-	BENCH_NO_PLOT=1 "$SCRIPTS/bench-report.py" "$d" >"$tmp/b1" 2>&1 && { echo "skipped cases must fail the report"; return 1; }
-	grep -q '^PTE-mapped THP .* 0\.50 ' "$tmp/b1" || { cat "$tmp/b1"; echo "no 0.50 ratio for thp-pte"; return 1; }
-	grep -q '^order-0 pages .* 1\.00 ' "$tmp/b1" || { cat "$tmp/b1"; echo "no 1.00 ratio for order0"; return 1; }
+	BENCH_NO_PLOT=1 "$SCRIPTS/bench-report.py" "$d" >"$tmp/bench-report1" 2>&1 && { echo "skipped cases must fail the report"; return 1; }
+	grep -q '^PTE-mapped THP .* 0\.50 ' "$tmp/bench-report1" || { cat "$tmp/bench-report1"; echo "no 0.50 ratio for thp-pte"; return 1; }
+	grep -q '^order-0 pages .* 1\.00 ' "$tmp/bench-report1" || { cat "$tmp/bench-report1"; echo "no 1.00 ratio for order0"; return 1; }
 	for fl in base patched; do
 		for k in 1 2; do
 			for c in thp-pmd pinned memcpy; do
@@ -75,10 +75,10 @@ bench_report_judges() {
 			done
 		done
 	done
-	BENCH_NO_PLOT=1 "$SCRIPTS/bench-report.py" "$d" >"$tmp/b2" 2>&1 || { cat "$tmp/b2"; echo "a complete run must pass"; return 1; }
+	BENCH_NO_PLOT=1 "$SCRIPTS/bench-report.py" "$d" >"$tmp/bench-report2" 2>&1 || { cat "$tmp/bench-report2"; echo "a complete run must pass"; return 1; }
 	echo "[   12.3] WARNING: CPU: 0 PID: 1 at mm/memory.c:1000 copy_present_ptes" >"$d/patched/run-2/console.log"
-	BENCH_NO_PLOT=1 "$SCRIPTS/bench-report.py" "$d" >"$tmp/b3" 2>&1 && { echo "a splat must fail the report"; return 1; }
-	grep -q 'kernel splat' "$tmp/b3" || { cat "$tmp/b3"; echo "the splat is not named"; return 1; }
+	BENCH_NO_PLOT=1 "$SCRIPTS/bench-report.py" "$d" >"$tmp/bench-report3" 2>&1 && { echo "a splat must fail the report"; return 1; }
+	grep -q 'kernel splat' "$tmp/bench-report3" || { cat "$tmp/bench-report3"; echo "the splat is not named"; return 1; }
 	fails_with 'BENCH_RUNS=5' env BENCH_RUNS=5 "$SCRIPTS/bench.sh"
 }
 

@@ -10,6 +10,7 @@
 # Then the whole series in full (bzImage) in the harness config without
 # THP and without hugetlb (CHECK_SERIES_CONFIGS=0 skips these two); in the
 # harness config itself it is built in full by the patched flavor.
+# CHECK_SERIES_BOOT=1 boots every prefix too (see boot_prefix).
 # Needs the patched flavor built (its config and objects are the start).
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -31,6 +32,32 @@ cc=gcc
 command -v ccache >/dev/null && cc="ccache gcc"
 export CCACHE_BASEDIR=$scratch
 results=()
+
+# CHECK_SERIES_BOOT=1: also build each prefix's bzImage and boot it with
+# the tests that must pass at every prefix (the R/O pin cases only pass
+# from 0004 on): fork_batch and pin_fork_events, with the patched
+# flavor's selftests. A failed test, a missing status or a kernel splat
+# stops the check. Off by default: it costs a kernel link per prefix.
+boot_tests="fork_batch pin_fork_events"
+boot_prefix() {
+	local k=$1 p=$2 run=$scratch/run-$1 t
+	run_with_progress "check-series boot 1..$k: bzImage" "$scratch/bzimage-$k.log" \
+		make -C "$scratch/patched/src" O="$scratch/patched/obj" -j"$JOBS" CC="$cc" bzImage
+	cp "$main_build/patched/kversion" "$scratch/patched/kversion" 2>/dev/null || true
+	INITRAMFS_DIR=$scratch/initramfs TESTS=$boot_tests "$SCRIPTS/initramfs.sh" patched >/dev/null
+	BUILD=$scratch INITRAMFS_DIR=$scratch/initramfs RUN=$run "$SCRIPTS/boot.sh" patched >/dev/null ||
+		die "check-series: the series up to $p does not boot (console: $run/console.log)"
+	for t in $boot_tests; do
+		grep -q "^ok [0-9]* selftests: forkpin: $t\$" "$run/results.tap" ||
+			die "check-series: $t fails with the series up to $p (TAP: $run/results.tap)"
+	done
+	python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import verdict
+s = verdict.parse_console(sys.argv[2])
+[print(f"{w}: {l}") for w, l in s]
+sys.exit(1 if s else 0)' "$SCRIPTS" "$run/console.log" ||
+		die "check-series: kernel splat with the series up to $p (console: $run/console.log)"
+}
+
 for ((k = 1; k <= ${#patches[@]}; k++)); do
 	p=${patches[k - 1]}
 	pdir=$scratch/patches-$k
@@ -52,7 +79,12 @@ for ((k = 1; k <= ${#patches[@]}; k++)); do
 	fi
 	warn=$(grep -c 'warning:' "$scratch/build-$k.log" || true)
 	[ "$warn" = 0 ] || { grep 'warning:' "$scratch/build-$k.log" >&2; die "check-series: warnings with the series up to $p"; }
-	results+=("$(printf '%2d  %-75s builds (%s)' "$k" "$p" "$(elapsed $((SECONDS - start)))")")
+	if [ "${CHECK_SERIES_BOOT:-0}" = 1 ]; then
+		boot_prefix "$k" "$p"
+		results+=("$(printf '%2d  %-75s builds, boots, %s pass (%s)' "$k" "$p" "$boot_tests" "$(elapsed $((SECONDS - start)))")")
+	else
+		results+=("$(printf '%2d  %-75s builds (%s)' "$k" "$p" "$(elapsed $((SECONDS - start)))")")
+	fi
 	say "check-series: 1..$k ($p): builds"
 done
 

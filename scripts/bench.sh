@@ -17,7 +17,9 @@ set -eu
 
 mb=${BENCH_MB:-256} runs=${BENCH_RUNS:-11} rounds=${BENCH_ROUNDS:-3} cpus=${BENCH_CPUS:-1}
 [[ $mb =~ ^[1-9][0-9]*$ ]] || die "BENCH_MB=$mb: expected a size in MiB"
-[[ $runs =~ ^[0-9]+$ ]] && [ "$runs" -ge 10 ] || die "BENCH_RUNS=$runs: expected 10 or more (the median of at least 10 runs)"
+if ! [[ $runs =~ ^[0-9]+$ ]] || [ "$runs" -lt 10 ]; then
+	die "BENCH_RUNS=$runs: expected 10 or more (the median of at least 10 runs)"
+fi
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS=$rounds: expected 1 or more"
 [[ $cpus =~ ^[1-9][0-9]*$ ]] || die "BENCH_CPUS=$cpus: expected 1 or more"
 command -v gnuplot >/dev/null || die "gnuplot not found: apt-get install gnuplot-nox"

@@ -48,7 +48,7 @@ boot_prefix() {
 	BUILD=$scratch INITRAMFS_DIR=$scratch/initramfs RUN=$run "$SCRIPTS/boot.sh" patched >/dev/null ||
 		die "check-series: the series up to $p does not boot (console: $run/console.log)"
 	for t in $boot_tests; do
-		grep -q "^ok [0-9]* selftests: forkpin: $t[[:space:]]*\$" "$run/results.tap" ||
+		grep -q "^ok [0-9]* selftests: forkpin: ${t}[[:space:]]*\$" "$run/results.tap" ||
 			die "check-series: $t fails with the series up to $p (TAP: $run/results.tap)"
 	done
 	python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import verdict
@@ -98,7 +98,7 @@ src=$scratch/patched/src
 # already (frame sizes differ per config). Build the files that warned
 # from the base tree in the same config: only warnings base lacks fail.
 new_warnings() {
-	local name=$1 vobj=$2 bobj=$scratch/config-$1-base files norm
+	local name=$1 vobj=$2 bobj=$scratch/config-$1-base files
 	known=""
 	grep -q 'warning:' "$scratch/build-$name.log" || return 0
 	norm() { grep 'warning:' "$1" | sed 's|^[^ ]*/src/||' | sort -u; }

@@ -103,11 +103,13 @@ base_env() {
 # (its variables, -j, MAKELEVEL) leaks into kernel or kselftest builds.
 unset MAKEFLAGS MAKEOVERRIDES MFLAGS MAKELEVEL
 
-# selftest_programs DIR: the TEST_GEN_PROGS of the selftests Makefile in
-# DIR, a copy of tools/testing/selftests/mm inside a kselftest tree.
-selftest_programs() {
-	make -s -C "$1" -f - print-progs <<'MK' | tr ' ' '\n' | sed 's|.*/||' | grep .
+# selftest_list DIR VAR: the file names in VAR (TEST_GEN_PROGS: the tests;
+# TEST_GEN_FILES: built, not run) of the selftests Makefile in DIR, a copy
+# of tools/testing/selftests/mm inside a kselftest tree.
+selftest_list() {
+	make -s -C "$1" -f - print-list LIST="$2" <<'MK' | tr ' ' '\n' | sed 's|.*/||' | grep .
 include Makefile
-print-progs: ; @echo $(TEST_GEN_PROGS)
+print-list: ; @echo $($(LIST))
 MK
 }
+selftest_programs() { selftest_list "$1" TEST_GEN_PROGS; }

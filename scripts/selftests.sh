@@ -37,11 +37,7 @@ for p in $progs; do
 done
 echo "$progs" | tr ' ' '\n' >"$out/.programs"
 # Built but not run as tests (the benchmark).
-files=$(make -s -C "$intree" -f - print-files <<'MK' | tr ' ' '\n' | sed 's|.*/||' | grep . || true
-include Makefile
-print-files: ; @echo $(TEST_GEN_FILES)
-MK
-)
+files=$(selftest_list "$intree" TEST_GEN_FILES || true)
 for p in $files; do
 	[ -x "$out/$p" ] || die "selftests $flavor: $p was not built"
 done

@@ -48,11 +48,6 @@
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
-#define PM_SOFT_DIRTY		(1ULL << 55)
-#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
-#define PM_SWAP			(1ULL << 62)
-#define PM_PRESENT		(1ULL << 63)
-
 enum { THP_A, THP_B, THP_C, THP_D, THP_E, NR_THPS };
 #define PINNED_PAGE	40	/* in THP B */
 
@@ -88,35 +83,12 @@ static size_t thp(int t, size_t i)
 	return t * nr_per_thp + i;
 }
 
-/* All pagemap entries of the region in one read. */
-static bool read_pagemap(uint64_t *ent)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	ssize_t want = nr * sizeof(*ent);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = pread(fd, ent, want, (uintptr_t)mem / pagesize * sizeof(*ent)) == want;
-	close(fd);
-	return ok;
-}
-
 static void write_pages(size_t from, size_t to)
 {
 	size_t i;
 
 	for (i = from; i < to; i++)
 		memset(page(i), pattern(i), pagesize);
-}
-
-/* Splits the PMD that maps THP @t; the THP stays, mapped by PTEs. */
-static bool split_pmd(int t)
-{
-	char *p = page(thp(t, 1));
-
-	return !mprotect(p, pagesize, PROT_READ) &&
-	       !mprotect(p, pagesize, PROT_READ | PROT_WRITE);
 }
 
 static const char *setup(void)
@@ -161,7 +133,7 @@ static const char *setup(void)
 		return "MADV_FREE failed";
 
 	for (t = 0; t < NR_THPS; t++)
-		if (!split_pmd(t))
+		if (!split_pmd(page(thp(t, 1))))
 			return "mprotect() failed";
 
 	/* A */
@@ -233,7 +205,7 @@ static bool pagemap_ok(const char *who, bool pin)
 	const uint64_t same = PM_PRESENT | PM_SWAP | PM_SOFT_DIRTY;
 	size_t i;
 
-	if (!read_pagemap(pm_now)) {
+	if (!read_pagemap(mem, nr, pm_now)) {
 		ksft_print_msg("%s: cannot read /proc/self/pagemap\n", who);
 		return false;
 	}
@@ -282,7 +254,7 @@ static bool fork_case(bool parent_writes, bool pin)
 		ok = false;
 		goto out;
 	}
-	if (!read_pagemap(pm_before)) {
+	if (!read_pagemap(mem, nr, pm_before)) {
 		ksft_print_msg("cannot read /proc/self/pagemap\n");
 		ok = false;
 		goto out;

@@ -13,7 +13,6 @@
  * fork, then FORKPIN_BENCH_RUNS (default 11) timed ones; prints
  *
  *   bench <case> samples_us=<t1>,<t2>,...
- *   bench <case> runs=<n> median_us=<m> min_us=<a> max_us=<b>
  *
  * or "bench <case> skip <why>". The cases:
  *   order0    base pages (MADV_NOHUGEPAGE)
@@ -51,28 +50,8 @@ static double now_us(void)
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static void report(const char *name, double *t)
-{
-	unsigned int i;
-
-	printf("bench %s samples_us=", name);
-	for (i = 0; i < runs; i++)
-		printf("%s%.0f", i ? "," : "", t[i]);
-	qsort(t, runs, sizeof(*t), cmp_double);
-	printf("\nbench %s runs=%u median_us=%.0f min_us=%.0f max_us=%.0f\n",
-	       name, runs, runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2,
-	       t[0], t[runs - 1]);
-}
-
 /* One fork(), timed in the parent; false if fork() or the child failed. */
-static bool timed_fork(double *us)
+static bool timed_fork(double *us, void *unused)
 {
 	double start = now_us();
 	int status;
@@ -89,18 +68,38 @@ static bool timed_fork(double *us)
 	       !WEXITSTATUS(status);
 }
 
-static bool bench_fork(const char *name)
+struct copy {
+	char *dst, *src;
+};
+
+static bool timed_memcpy(double *us, void *arg)
+{
+	struct copy *c = arg;
+	double start = now_us();
+
+	memcpy(c->dst, c->src, size);
+	*us = now_us() - start;
+	return true;
+}
+
+/*
+ * One warm-up, then @runs timed calls of @once; prints the samples (the
+ * report takes the medians). False, and nothing printed, if a call failed.
+ */
+static bool measure(const char *name, bool (*once)(double *us, void *arg), void *arg)
 {
 	double *t = calloc(runs, sizeof(*t)), warm;
 	unsigned int i;
-	bool ok = t && timed_fork(&warm);
+	bool ok = t && once(&warm, arg);
 
 	for (i = 0; ok && i < runs; i++)
-		ok = timed_fork(&t[i]);
-	if (ok)
-		report(name, t);
-	else
-		printf("bench %s skip fork() failed\n", name);
+		ok = once(&t[i], arg);
+	if (ok) {
+		printf("bench %s samples_us=", name);
+		for (i = 0; i < runs; i++)
+			printf("%s%.0f", i ? "," : "", t[i]);
+		printf("\n");
+	}
 	free(t);
 	return ok;
 }
@@ -143,10 +142,8 @@ static const char *run_case(const char *name)
 		why = map(&r, true);
 		if (!why && !mostly_thp(&r))
 			why = "fewer than 90% THPs (THP disabled or memory fragmented?)";
-		/* Split every PMD: mprotect() one page away and back. */
 		for (off = 0; !why && split && off < r.size; off += thpsize)
-			if (mprotect(r.mem + off, pagesize, PROT_READ) ||
-			    mprotect(r.mem + off, pagesize, PROT_READ | PROT_WRITE))
+			if (!split_pmd(r.mem + off))
 				why = "mprotect() failed";
 		if (!why && !mostly_thp(&r))
 			why = "the THPs did not survive the PMD split";
@@ -170,7 +167,8 @@ static const char *run_case(const char *name)
 			}
 		}
 		if (!why) {
-			bench_fork(name);
+			if (!measure(name, timed_fork, NULL))
+				why = "fork() failed";
 			io_uring_queue_exit(&ring);
 		}
 		region_free(&r);
@@ -180,31 +178,22 @@ static const char *run_case(const char *name)
 #endif
 	} else if (!strcmp(name, "memcpy")) {
 		struct region src = { .fd = -1 };
-		double *t = calloc(runs, sizeof(*t));
-		unsigned int i;
+		struct copy c;
 
-		why = t ? map(&r, false) : "out of memory";
+		why = map(&r, false);
 		if (!why)
 			why = map(&src, false);
-		for (i = 0; !why && i <= runs; i++) {
-			double start = now_us();
-
-			memcpy(r.mem, src.mem, size);
-			/* Run 0 is the warm-up, as for fork(). */
-			if (i)
-				t[i - 1] = now_us() - start;
-		}
-		if (!why)
-			report(name, t);
-		free(t);
+		c = (struct copy){ r.mem, src.mem };
+		if (!why && !measure(name, timed_memcpy, &c))
+			why = "out of memory";
 		region_free(&src);
 		region_free(&r);
 		return why;
 	} else {
 		return "unknown case";
 	}
-	if (!why)
-		bench_fork(name);
+	if (!why && !measure(name, timed_fork, NULL))
+		why = "fork() failed";
 	region_free(&r);
 	return why;
 }

@@ -19,11 +19,6 @@
 #define MFD_HUGETLB 0x0004U
 #endif
 
-#define PM_PFN_MASK		((1ULL << 55) - 1)
-#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
-#define PM_SWAP			(1ULL << 62)
-#define PM_PRESENT		(1ULL << 63)
-
 size_t pagesize, thpsize, hugetlbsize;
 unsigned int scale = 1;
 
@@ -79,17 +74,30 @@ void mem_init(void)
 	hugetlbsize = 2 * 1024 * 1024;
 }
 
-uint64_t pagemap_entry(const void *addr)
+bool read_pagemap(const void *addr, size_t pages, uint64_t *ent)
 {
-	uint64_t ent = 0;
+	ssize_t want = pages * sizeof(*ent);
 	int fd = open("/proc/self/pagemap", O_RDONLY);
+	bool ok;
 
 	if (fd < 0)
-		return 0;
-	if (pread(fd, &ent, sizeof(ent), (uintptr_t)addr / pagesize * sizeof(ent)) != sizeof(ent))
-		ent = 0;
+		return false;
+	ok = pread(fd, ent, want, (uintptr_t)addr / pagesize * sizeof(*ent)) == want;
 	close(fd);
-	return ent;
+	return ok;
+}
+
+uint64_t pagemap_entry(const void *addr)
+{
+	uint64_t ent;
+
+	return read_pagemap(addr, 1, &ent) ? ent : 0;
+}
+
+bool split_pmd(void *addr)
+{
+	return !mprotect(addr, pagesize, PROT_READ) &&
+	       !mprotect(addr, pagesize, PROT_READ | PROT_WRITE);
 }
 
 bool page_is_swapped(const void *addr)
@@ -212,8 +220,7 @@ static const char *setup_pte_thp(struct region *r)
 
 	if (why)
 		return why;
-	if (mprotect(r->mem + pagesize, pagesize, PROT_READ) ||
-	    mprotect(r->mem + pagesize, pagesize, PROT_READ | PROT_WRITE))
+	if (!split_pmd(r->mem + pagesize))
 		return "mprotect() failed";
 	if (!page_has_kflag(r->mem, KPF_THP))
 		return "the THP did not survive the PMD split";

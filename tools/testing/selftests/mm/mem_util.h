@@ -51,12 +51,26 @@ void region_free(struct region *r);
 /* Private anonymous memory of @size at an @align boundary (0: any). */
 const char *map_anon(struct region *r, size_t size, size_t align, int flags);
 
+/* /proc/self/pagemap bits (Documentation/admin-guide/mm/pagemap.rst). */
+#define PM_PFN_MASK		((1ULL << 55) - 1)
+#define PM_SOFT_DIRTY		(1ULL << 55)
+#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
+#define PM_SWAP			(1ULL << 62)
+#define PM_PRESENT		(1ULL << 63)
+
 /* /proc/self/pagemap and /proc/kpageflags probes; false if unknown. */
+bool read_pagemap(const void *addr, size_t pages, uint64_t *ent);
 uint64_t pagemap_entry(const void *addr);
 bool page_is_swapped(const void *addr);
 bool page_is_exclusive(const void *addr);
 bool page_has_kflag(const void *addr, int kpf);
 
 bool all_bytes(const char *mem, size_t size, char val);
+
+/*
+ * Splits the PMD that maps the THP at @addr by making one page of it
+ * read-only and writable again; the THP stays, mapped by PTEs.
+ */
+bool split_pmd(void *addr);
 
 #endif /* __FORKPIN_MEM_UTIL_H */

@@ -154,21 +154,25 @@ guest_hang_is_killed() {
 		RUN="$tmp/run-hang" BOOT_TIMEOUT=60 "$SCRIPTS/boot.sh" patched
 }
 
-# fake_run DIR FLAVOR TAPLINE [SPLAT]: a run of one program "demo" with
-# one case, as boot.sh leaves it, for testing verdict.py alone.
+# fake_run DIR FLAVOR TAPLINE [KLOG]: a run of one program "demo" with
+# one case, as boot.sh leaves it, for testing verdict.py alone. KLOG: the
+# kernel log lines (one or more, newline-separated: splats, case markers)
+# between demo's begin and end markers on the console.
 fake_run() {
-	local d=$1/$2
+	local d=$1/$2 l
 	mkdir -p "$d/run"
 	echo "demo 60" >"$d/tests.list"
 	echo "accel=tcg guest-status=0" >"$d/run/status"
 	printf '%s\n' "TAP version 13" "1..1" "# forkpin-begin: demo" "# TAP version 13" \
 		"# 1..1" "# $3" "# forkpin-end: demo rc=0 seconds=1" >"$d/run/results.tap"
-	printf '[ 1.0] forkpin: begin demo\n%s[ 2.0] forkpin: end demo rc=0\n' \
-		"${4:+[ 1.5] $4
-}" >"$d/run/console.log"
+	{
+		echo "[ 1.0] forkpin: begin demo"
+		[ -z "${4:-}" ] || while IFS= read -r l; do echo "[ 1.5] $l"; done <<<"$4"
+		echo "[ 2.0] forkpin: end demo rc=0"
+	} >"$d/run/console.log"
 }
 
-# verdict_says EXPECTATION WANT_RC PATTERN BASE PATCHED [BASE_SPLAT [PATCHED_SPLAT]]
+# verdict_says EXPECTATION WANT_RC PATTERN BASE PATCHED [BASE_KLOG [PATCHED_KLOG]]
 verdict_says() {
 	local d=$tmp/v$RANDOM rc=0
 	mkdir -p "$d/patches"
@@ -183,6 +187,9 @@ verdict_says() {
 
 verdict_judges() {
 	local ok="ok 1 the case" bad="not ok 1 the case"
+	local bug="fail pass demo: the case -- fixed by a patch"
+	local warn="WARNING: CPU: 1 PID: 9 at include/linux/fs.h:509 hugetlb_split+0x9/0x90"
+	local in_case="forkpin: case the case"$'\n'"$warn"
 	verdict_says "" 0 "verdict: 1 passed, 0 failed" "$ok" "$ok" &&
 	verdict_says "" 1 "patched: demo: the case: got fail" "$ok" "$bad" &&
 	verdict_says "fail pass demo: the case -- fixed by a patch" 1 \
@@ -191,8 +198,19 @@ verdict_judges() {
 		"verdict: 1 passed, 0 failed" "$bad" "$ok" &&
 	verdict_says "" 1 "kernel splat during demo: .*WARNING: CPU: 0" "$ok" "$ok" \
 		"" "WARNING: CPU: 0 PID: 1 at mm/memory.c:1 x" &&
-	verdict_says "" 0 "kernel splats, base: 1 (recorded" "$ok" "$ok" \
+	verdict_says "" 1 "base: kernel splat during demo: .*BUG: Bad page state" "$ok" "$ok" \
 		"BUG: Bad page state in process x" &&
+	# Splats are the case's, by its "forkpin: case" marker: on base, one
+	# in a case declared to fail there is that bug; any other fails.
+	verdict_says "$bug" 0 "during demo: the case \[declared base bug\]: .*WARNING" \
+		"$bad" "$ok" "$in_case" &&
+	verdict_says "$bug" 0 "verdict: 1 passed, 0 failed" "$bad" "$ok" "$in_case" &&
+	verdict_says "$bug" 1 "base: kernel splat during demo: .*WARNING" \
+		"$bad" "$ok" "$warn" &&
+	verdict_says "$bug" 1 "base: kernel splat during demo: another case: .*WARNING" \
+		"$bad" "$ok" "forkpin: case another case"$'\n'"$warn" &&
+	verdict_says "$bug" 1 "patched: kernel splat during demo: the case: .*WARNING" \
+		"$bad" "$ok" "$in_case" "$in_case" &&
 	verdict_says "" 1 "got skip, expected pass" "$ok" "ok 1 # SKIP the case (no gup_test)"
 }
 

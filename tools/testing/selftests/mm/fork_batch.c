@@ -20,7 +20,7 @@
  * to write-protect its last PTE, or to dup the rmap of one of its pages,
  * fails here.
  *
- * The THPs, in page-table order:
+ * The anonymous THPs, in page-table order:
  *   A  soft-dirty cleared, then pages 64..127 written (soft-dirty, writable
  *      and dirty again); holes at 8..15; pages 24..31 read-only by mprotect
  *   B  one page pinned (FOLL_LONGTERM, R/W) in the pin cases: the whole
@@ -29,6 +29,21 @@
  *   D  untouched: one batch of a whole page table
  *   E  MADV_FREE, then the first half written: the second half's PTEs are
  *      clean and read-only, the first half's dirty and writable
+ *
+ * The batch takes file folios too: the shmem cases map two shmem THPs
+ * (pagecache pages, mem_util's map_shmem_thps()) MAP_PRIVATE, PTE-mapped,
+ * one page past a PMD boundary, so each folio's PTEs span two page tables.
+ * fork() copies the page tables of a private file mapping once it has
+ * anonymous pages (an anon_vma); a MAP_SHARED mapping it never copies
+ * (the child faults), so the batch never sees one. Right after fork() the
+ * pagecache pages are mapped by both processes, so none is exclusive.
+ *   A  soft-dirty cleared, then pages 64..127 written: COWed to
+ *      anonymous pages amid the folio's PTEs; holes at 8..15 (they read
+ *      the file again); pages 24..31 read-only by mprotect; pages
+ *      160..191 PROT_NONE, whose PTEs hold their PFN inverted on x86
+ *      (L1TF): both processes make them readable after the pagemap check
+ *   B  untouched; in the pin cases page 40 is pinned R/W, which COWs it
+ *      to an anonymous page that fork() copies for the child
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -52,7 +67,7 @@ enum { THP_A, THP_B, THP_C, THP_D, THP_E, NR_THPS };
 #define PINNED_PAGE	40	/* in THP B */
 
 /* Per-page state of the test region. */
-enum state { MAPPED, HOLE, READONLY, LAZYFREE };
+enum state { MAPPED, HOLE, READONLY, LAZYFREE, PROTNONE };
 
 static size_t nr_per_thp;	/* pages per THP */
 static size_t nr;		/* pages in the region */
@@ -61,6 +76,8 @@ static enum state *st;
 static uint64_t *pm_before;	/* the parent's pagemap before fork() */
 static uint64_t *pm_now;
 static bool have_swap;
+static bool shmem;		/* the shmem layout: holes read the file */
+static size_t pinned;		/* the page pinned in the pin cases */
 static struct region r;
 
 static char pattern(size_t i)
@@ -91,29 +108,47 @@ static void write_pages(size_t from, size_t to)
 		memset(page(i), pattern(i), pagesize);
 }
 
-static const char *setup(void)
+/* The per-page arrays for a region of @thps THPs at r.mem. */
+static const char *alloc_state(int thps)
 {
-	const char *why;
-	size_t i;
-	int t, fd;
-
-	if (!thpsize)
-		return "need THP (CONFIG_TRANSPARENT_HUGEPAGE)";
-	r = (struct region){ .fd = -1 };
-	why = map_anon(&r, NR_THPS * thpsize, thpsize, 0);
-	if (why)
-		return why;
 	mem = r.mem;
 	nr_per_thp = thpsize / pagesize;
-	nr = NR_THPS * nr_per_thp;
+	nr = thps * nr_per_thp;
 	free(st);
 	free(pm_before);
 	free(pm_now);
 	st = calloc(nr, sizeof(*st));
 	pm_before = calloc(nr, sizeof(*pm_before));
 	pm_now = calloc(nr, sizeof(*pm_now));
-	if (!st || !pm_before || !pm_now)
-		return "out of memory";
+	return st && pm_before && pm_now ? NULL : "out of memory";
+}
+
+static const char *clear_soft_dirty(void)
+{
+	int fd = open("/proc/self/clear_refs", O_WRONLY);
+	bool ok = fd >= 0 && write(fd, "4", 1) == 1;
+
+	if (fd >= 0)
+		close(fd);
+	return ok ? NULL : "cannot clear soft-dirty bits (need CONFIG_MEM_SOFT_DIRTY)";
+}
+
+static const char *setup(void)
+{
+	const char *why;
+	size_t i;
+	int t;
+
+	if (!thpsize)
+		return "need THP (CONFIG_TRANSPARENT_HUGEPAGE)";
+	shmem = false;
+	r = (struct region){ .fd = -1 };
+	why = map_anon(&r, NR_THPS * thpsize, thpsize, 0);
+	if (!why)
+		why = alloc_state(NR_THPS);
+	if (why)
+		return why;
+	pinned = thp(THP_B, PINNED_PAGE);
 	if (madvise(mem, r.size, MADV_HUGEPAGE))
 		return "MADV_HUGEPAGE failed (THP disabled?)";
 	write_pages(0, nr);
@@ -122,10 +157,9 @@ static const char *setup(void)
 			return "could not get THPs (THP disabled or memory fragmented?)";
 
 	/* Soft-dirty cleared everywhere: this write-protects every PMD. */
-	fd = open("/proc/self/clear_refs", O_WRONLY);
-	if (fd < 0 || write(fd, "4", 1) != 1)
-		return "cannot clear soft-dirty bits (need CONFIG_MEM_SOFT_DIRTY)";
-	close(fd);
+	why = clear_soft_dirty();
+	if (why)
+		return why;
 	/* B, C and D writable and soft-dirty again, still PMD-mapped. */
 	write_pages(thp(THP_B, 0), thp(THP_E, 0));
 	/* E: lazily freed, so its PMD is clean. */
@@ -164,14 +198,18 @@ static const char *setup(void)
 	return NULL;
 }
 
-/* Every page as expected: holes zero, written pages later(), others pattern(). */
+/*
+ * Every page as expected: holes zero (the file's content in the shmem
+ * layout), written pages later(), others pattern().
+ */
 static bool content_ok(const char *who, bool written)
 {
 	size_t i;
 
 	for (i = 0; i < nr; i++) {
-		char want = st[i] == HOLE ? 0 :
-			    written && st[i] != READONLY ? later(i) : pattern(i);
+		char want = st[i] == HOLE ? (shmem ? pattern(i) : 0) :
+			    written && st[i] != READONLY && st[i] != PROTNONE ?
+			    later(i) : pattern(i);
 
 		if (!all_bytes(page(i), pagesize, want)) {
 			ksft_print_msg("%s: page %zu (THP %c, page %zu) holds %#x, expected %#x%s\n",
@@ -191,14 +229,86 @@ static void write_all(void)
 	size_t i;
 
 	for (i = 0; i < nr; i++)
-		if (st[i] != HOLE && st[i] != READONLY)
+		if (st[i] != HOLE && st[i] != READONLY && st[i] != PROTNONE)
 			memset(page(i), later(i), pagesize);
+}
+
+/* The shmem layout (see the top): two PTE-mapped shmem THPs, private. */
+static const char *setup_shmem(void)
+{
+	const char *why;
+	char *buf;
+	size_t i;
+
+	if (!thpsize)
+		return "need THP (CONFIG_TRANSPARENT_HUGEPAGE)";
+	shmem = true;
+	r = (struct region){ .fd = -1 };
+	why = map_shmem_thps(&r, 2, false, true);
+	if (!why)
+		why = alloc_state(2);
+	if (why)
+		return why;
+	pinned = thp(1, PINNED_PAGE);
+	/* The file's content, seen through the PTEs that map it already. */
+	buf = malloc(pagesize);
+	if (!buf)
+		return "out of memory";
+	for (i = 0; i < nr; i++) {
+		memset(buf, pattern(i), pagesize);
+		if (pwrite(r.fd, buf, pagesize, i * pagesize) != (ssize_t)pagesize)
+			break;
+	}
+	free(buf);
+	if (i < nr)
+		return "cannot write the shmem file";
+	if (!content_ok("before fork()", false))
+		return "the private mapping does not show the file's content";
+
+	why = clear_soft_dirty();
+	if (why)
+		return why;
+	/* COW: anonymous, soft-dirty pages amid the folio's PTEs. */
+	write_pages(64, 128);
+	if (madvise(page(8), 8 * pagesize, MADV_DONTNEED))
+		return "MADV_DONTNEED failed";
+	for (i = 8; i < 16; i++)
+		st[i] = HOLE;
+	if (mprotect(page(24), 8 * pagesize, PROT_READ))
+		return "mprotect() failed";
+	for (i = 24; i < 32; i++)
+		st[i] = READONLY;
+	if (mprotect(page(160), 32 * pagesize, PROT_NONE))
+		return "mprotect() failed";
+	for (i = 160; i < 192; i++)
+		st[i] = PROTNONE;
+
+	if (page_has_kflag(page(64), KPF_THP))
+		return "a write did not COW the pagecache page";
+	if (!page_has_kflag(page(63), KPF_THP) || !page_has_kflag(page(nr - 1), KPF_THP))
+		return "a shmem THP did not stay large";
+	return NULL;
+}
+
+/* PROT_NONE pages readable again, once the pagemap was checked. */
+static bool unprotect(const char *who)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		if (st[i] == PROTNONE && mprotect(page(i), pagesize, PROT_READ)) {
+			ksft_print_msg("%s: mprotect() failed: %s\n", who, strerror(errno));
+			return false;
+		}
+	}
+	return true;
 }
 
 /*
  * The pagemap right after fork(), in @who: present, swapped and soft-dirty
  * as before fork(); a present page exclusive only if fork() copied it
- * (the folio of a pinned page), shared otherwise.
+ * (the folio of a pinned page: the pinned THP, or the pinned base page
+ * that a pin COWed in the shmem layout), shared otherwise.
  */
 static bool pagemap_ok(const char *who, bool pin)
 {
@@ -210,7 +320,7 @@ static bool pagemap_ok(const char *who, bool pin)
 		return false;
 	}
 	for (i = 0; i < nr; i++) {
-		bool copied = pin && i / nr_per_thp == THP_B;
+		bool copied = pin && (shmem ? i == pinned : i / nr_per_thp == THP_B);
 		bool excl = pm_now[i] & PM_MMAP_EXCLUSIVE;
 
 		if ((pm_now[i] ^ pm_before[i]) & same) {
@@ -239,7 +349,6 @@ static bool pagemap_ok(const char *who, bool pin)
  */
 static bool fork_case(bool parent_writes, bool pin)
 {
-	char *pinned = page(thp(THP_B, PINNED_PAGE));
 	int go[2], done[2], status;
 	bool ok = true;
 	size_t i;
@@ -248,7 +357,7 @@ static bool fork_case(bool parent_writes, bool pin)
 
 	if (pipe(go) || pipe(done))
 		return false;
-	if (pin && pin_start(pinned, pagesize, PIN_LONGTERM_TEST_FLAG_USE_WRITE)) {
+	if (pin && pin_start(page(pinned), pagesize, PIN_LONGTERM_TEST_FLAG_USE_WRITE)) {
 		ksft_print_msg("PIN_LONGTERM_TEST_START failed: %s\n", strerror(errno));
 		pin = false;
 		ok = false;
@@ -274,7 +383,8 @@ static bool fork_case(bool parent_writes, bool pin)
 		goto out;
 	}
 	if (!pid) {
-		if (!pagemap_ok("child", pin) || !content_ok("child", false))
+		if (!pagemap_ok("child", pin) || !unprotect("child") ||
+		    !content_ok("child", false))
 			_exit(1);
 		/* The parent's writes would make pages exclusive again. */
 		if (write(done[1], "c", 1) != 1 || read(go[0], &c, 1) != 1)
@@ -288,7 +398,7 @@ static bool fork_case(bool parent_writes, bool pin)
 
 	close(done[1]);		/* a child that died early reads as EOF */
 	done[1] = -1;
-	ok = pagemap_ok("parent", pin);
+	ok = pagemap_ok("parent", pin) && unprotect("parent");
 	/* Until the child has looked, nobody writes: a COW ends the sharing. */
 	if (read(done[0], &c, 1) != 1)
 		ok = false;
@@ -317,14 +427,24 @@ out:
 
 static const struct {
 	const char *desc;
-	bool parent_writes, pin;
+	bool parent_writes, pin, shmem;
 } cases[] = {
 	{ "PTE-mapped THPs with holes, swap, R/O, clean and soft-dirty PTEs: parent writes after fork()",
-	  true, false },
+	  true, false, false },
 	{ "PTE-mapped THPs with holes, swap, R/O, clean and soft-dirty PTEs: child writes after fork()",
-	  false, false },
-	{ "same with a pinned page in one of the folios: parent writes after fork()", true, true },
-	{ "same with a pinned page in one of the folios: child writes after fork()", false, true },
+	  false, false, false },
+	{ "same with a pinned page in one of the folios: parent writes after fork()",
+	  true, true, false },
+	{ "same with a pinned page in one of the folios: child writes after fork()",
+	  false, true, false },
+	{ "PTE-mapped shmem THPs, private, with holes, COWed, R/O and PROT_NONE PTEs: parent writes after fork()",
+	  true, false, true },
+	{ "PTE-mapped shmem THPs, private, with holes, COWed, R/O and PROT_NONE PTEs: child writes after fork()",
+	  false, false, true },
+	{ "same shmem THPs with a pinned page amid a folio's PTEs: parent writes after fork()",
+	  true, true, true },
+	{ "same shmem THPs with a pinned page amid a folio's PTEs: child writes after fork()",
+	  false, true, true },
 };
 
 int main(void)
@@ -343,11 +463,11 @@ int main(void)
 		const char *why = cases[c].pin ? gup_missing : NULL;
 
 		if (!why)
-			why = setup();
+			why = cases[c].shmem ? setup_shmem() : setup();
 		if (why) {
 			ksft_test_result_skip("%s (%s)\n", cases[c].desc, why);
 		} else {
-			if (!have_swap)
+			if (!cases[c].shmem && !have_swap)
 				ksft_print_msg("no swap: THP C keeps all its pages\n");
 			ksft_test_result(fork_case(cases[c].parent_writes, cases[c].pin),
 					 "%s\n", cases[c].desc);

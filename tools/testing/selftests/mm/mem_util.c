@@ -3,11 +3,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <linux/kernel-page-flags.h>
 
 #include "mem_util.h"
@@ -100,6 +102,74 @@ bool split_pmd(void *addr)
 	       !mprotect(addr, pagesize, PROT_READ | PROT_WRITE);
 }
 
+/* Kernel reports that fail a case: scripts/verdict.py's SPLAT, keep in sync. */
+static const char splat_re[] =
+	"(BUG:|WARNING:|Oops|kernel BUG at|general protection fault|"
+	"Kernel panic|UBSAN:|KASAN:|KFENCE:|possible circular locking|"
+	"inconsistent lock state|INFO: task .* blocked for more than|"
+	"rcu: INFO: .*detected stalls|Unable to handle kernel)";
+
+int kmsg_mark_case(const char *desc)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK), w;
+	char marker[512];
+	size_t len;
+
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	snprintf(marker, sizeof(marker), "forkpin: case %s\n", desc);
+	len = strlen(marker);
+	/* A writer per marker: /dev/kmsg rate-limits each open file. */
+	w = open("/dev/kmsg", O_WRONLY);
+	if (w >= 0) {
+		if (write(w, marker, len) != (ssize_t)len)
+			fprintf(stderr, "writing the case marker to /dev/kmsg failed\n");
+		close(w);
+	}
+	return fd;
+}
+
+bool kmsg_splat_since(int fd, char *line, size_t size)
+{
+	static regex_t splat;
+	static bool compiled;
+	char rec[8192], *msg, *end;
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	if (!compiled) {
+		if (regcomp(&splat, splat_re, REG_EXTENDED | REG_NOSUB))
+			return false;
+		compiled = true;
+	}
+	/* One record per read: "prio,seq,usec,flags;message\n" + " KEY=val" lines. */
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* records overwritten under us: read on */
+		if (n <= 0)
+			return false;	/* EAGAIN: nothing more logged */
+		rec[n] = 0;
+		msg = strchr(rec, ';');
+		if (!msg)
+			continue;
+		msg++;
+		end = strchr(msg, '\n');
+		if (end)
+			*end = 0;
+		/* The markers name cases, whatever their words. */
+		if (!strncmp(msg, "forkpin: ", 9))
+			continue;
+		if (!regexec(&splat, msg, 0, NULL, 0)) {
+			snprintf(line, size, "%s", msg);
+			return true;
+		}
+	}
+}
+
 bool page_is_swapped(const void *addr)
 {
 	return pagemap_entry(addr) & PM_SWAP;
@@ -124,6 +194,33 @@ bool page_has_kflag(const void *addr, int kpf)
 		flags = 0;
 	close(fd);
 	return flags & (1ULL << kpf);
+}
+
+long smaps_kb(const void *addr, const char *field)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	size_t len = strlen(field);
+	unsigned long start, end;
+	bool in = false;
+	char line[512];
+	long val = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* "start-end perms offset dev inode path" opens a mapping's entry. */
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			if (in)
+				break;
+			in = start <= (uintptr_t)addr && (uintptr_t)addr < end;
+			continue;
+		}
+		if (in && !strncmp(line, field, len) && line[len] == ':' &&
+		    sscanf(line + len + 1, "%ld", &val) == 1)
+			break;
+	}
+	fclose(f);
+	return val;
 }
 
 bool all_bytes(const char *mem, size_t size, char val)
@@ -365,6 +462,179 @@ static const char *setup_hugetlb_memfd(struct region *r)
 	return NULL;
 }
 
+#define SHMEM_ENABLED "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+static char *pmd_align(char *addr)
+{
+	return (char *)(((uintptr_t)addr + thpsize - 1) & ~(thpsize - 1));
+}
+
+/*
+ * A shmem file of @size in r->fd: on a tmpfs of its own mounted with
+ * huge=always (root), so no global setting changes; else a memfd, which
+ * follows transparent_hugepage/shmem_enabled.
+ */
+static const char *shmem_thp_file(struct region *r, size_t size)
+{
+	char dir[] = "/tmp/forkpin-shmem-XXXXXX", path[64];
+
+	if (!thpsize)
+		return "need THP (CONFIG_TRANSPARENT_HUGEPAGE)";
+	if (sysfs_has(SHMEM_ENABLED, "[deny]"))
+		return "shmem THPs are off (transparent_hugepage/shmem_enabled is deny)";
+	if (mkdtemp(dir)) {
+		if (!mount("tmpfs", dir, "tmpfs", 0, "huge=always")) {
+			snprintf(path, sizeof(path), "%s/thp", dir);
+			r->fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+			unlink(path);
+			/* The open file keeps the detached tmpfs alive. */
+			umount2(dir, MNT_DETACH);
+		}
+		rmdir(dir);
+	}
+	if (r->fd < 0) {
+		if (sysfs_has(SHMEM_ENABLED, "[never]"))
+			return "no shmem THPs: cannot mount a tmpfs with huge=always (need root) and transparent_hugepage/shmem_enabled is never";
+		r->fd = memfd_create("forkpin-shmem-thp", 0);
+		if (r->fd < 0)
+			return "memfd_create() failed";
+	}
+	if (ftruncate(r->fd, size))
+		return "ftruncate() of the shmem file failed";
+	return NULL;
+}
+
+/* Puts the file's THPs in the page cache: written through a PMD-aligned shared mapping. */
+static const char *shmem_thp_fill(struct region *r, size_t size)
+{
+	size_t len = size + thpsize, i;
+	const char *why = NULL;
+	char *res, *mem;
+
+	res = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED)
+		return "mmap() failed";
+	mem = pmd_align(res);
+	if (mmap(mem, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, r->fd, 0) == MAP_FAILED) {
+		why = "mmap(MAP_SHARED) of the shmem file failed";
+	} else {
+		madvise(mem, size, MADV_HUGEPAGE);
+		memset(mem, r->init, size);
+		for (i = 0; i < size && !why; i += thpsize)
+			if (!page_has_kflag(mem + i, KPF_THP))
+				why = "no shmem THP: kernel built with BASE_SMALL (MAX_PAGECACHE_ORDER below the PMD order), or memory fragmented";
+	}
+	munmap(res, len);
+	return why;
+}
+
+const char *map_shmem_thps(struct region *r, unsigned int nr, bool shared, bool pte)
+{
+	size_t size = nr * thpsize, pages = size / pagesize, i;
+	const char *why = shmem_thp_file(r, size);
+	uint64_t *ent;
+	long pmd_kb;
+
+	if (why)
+		return why;
+	r->init = 0x11;
+	why = shmem_thp_fill(r, size);
+	if (why)
+		return why;
+	r->map_size = size + 2 * thpsize;
+	r->map = mmap(NULL, r->map_size, PROT_NONE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->map == MAP_FAILED) {
+		r->map = NULL;
+		return "mmap() failed";
+	}
+	r->mem = pmd_align(r->map) + (pte ? pagesize : 0);
+	r->size = size;
+	if (mmap(r->mem, r->size, PROT_READ | PROT_WRITE,
+		 (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, r->fd, 0) == MAP_FAILED)
+		return "mmap() of the shmem file failed";
+	if (!pte)
+		madvise(r->mem, r->size, MADV_HUGEPAGE);
+	if (shared)
+		memset(r->mem, r->init, r->size);
+	else
+		read_fault(r);
+
+	for (i = 0; i < size; i += thpsize)
+		if (!page_has_kflag(r->mem + i, KPF_THP) ||
+		    !page_has_kflag(r->mem + i + thpsize - pagesize, KPF_THP))
+			return "the mapping does not map the shmem THPs (split since?)";
+	pmd_kb = smaps_kb(r->mem, "ShmemPmdMapped");
+	if (pmd_kb < 0)
+		return "no ShmemPmdMapped in /proc/self/smaps (need CONFIG_PROC_PAGE_MONITOR)";
+	if (!pte)
+		return pmd_kb == (long)(size >> 10) ? NULL :
+		       "the shmem THP is not PMD-mapped (ShmemPmdMapped in /proc/self/smaps)";
+	if (pmd_kb)
+		return "a shmem THP is PMD-mapped at a misaligned address";
+	ent = malloc(pages * sizeof(*ent));
+	if (!ent || !read_pagemap(r->mem, pages, ent)) {
+		free(ent);
+		return "cannot read /proc/self/pagemap";
+	}
+	for (i = 0; i < pages && (ent[i] & PM_PRESENT); i++)
+		;
+	free(ent);
+	return i == pages ? NULL : "a page of the shmem THP is not mapped by a PTE";
+}
+
+static const char *setup_shmem_thp(struct region *r, bool shared, bool pte)
+{
+	return map_shmem_thps(r, 1, shared, pte);
+}
+
+/* Only the first PTE of a shmem THP left mapped. */
+static const char *setup_shmem_single_pte(struct region *r, bool shared)
+{
+	const char *why = setup_shmem_thp(r, shared, true);
+
+	if (why)
+		return why;
+	if (madvise(r->mem + pagesize, thpsize - pagesize, MADV_DONTNEED))
+		return "MADV_DONTNEED failed";
+	r->size = pagesize;
+	if (pagemap_entry(r->mem + pagesize) & PM_PRESENT)
+		return "MADV_DONTNEED left the second PTE mapped";
+	if (!page_has_kflag(r->mem, KPF_THP))
+		return "the remaining PTE no longer maps a shmem THP";
+	return NULL;
+}
+
+static const char *setup_shmem_thp_shared(struct region *r)
+{
+	return setup_shmem_thp(r, true, false);
+}
+
+static const char *setup_shmem_pte_thp_shared(struct region *r)
+{
+	return setup_shmem_thp(r, true, true);
+}
+
+static const char *setup_shmem_single_pte_shared(struct region *r)
+{
+	return setup_shmem_single_pte(r, true);
+}
+
+static const char *setup_shmem_thp_private(struct region *r)
+{
+	return setup_shmem_thp(r, false, false);
+}
+
+static const char *setup_shmem_pte_thp_private(struct region *r)
+{
+	return setup_shmem_thp(r, false, true);
+}
+
+static const char *setup_shmem_single_pte_private(struct region *r)
+{
+	return setup_shmem_single_pte(r, false);
+}
+
 static const char *setup_zeropage(struct region *r)
 {
 	if (map_anon(r, pagesize, 0, 0))
@@ -394,18 +664,24 @@ static const char *setup_huge_zeropage(struct region *r)
 }
 
 const struct backend backends[] = {
-	{ "anonymous base page", setup_base, true },
-	{ "swapped-out anonymous page", setup_swapped, true },
-	{ "PMD-mapped THP", setup_thp, true },
-	{ "PTE-mapped THP", setup_pte_thp, true },
-	{ "single PTE of a THP", setup_single_pte_thp, true },
-	{ "hugetlb (2 MiB)", setup_hugetlb, true },
-	{ "KSM-merged page", setup_ksm, true },
-	{ "private memfd mapping", setup_memfd, false },
-	{ "private tmpfile mapping", setup_tmpfile, false },
-	{ "private hugetlb memfd mapping", setup_hugetlb_memfd, false },
-	{ "shared zeropage", setup_zeropage, false },
-	{ "huge zeropage", setup_huge_zeropage, false },
+	{ "anonymous base page", setup_base, true, false },
+	{ "swapped-out anonymous page", setup_swapped, true, false },
+	{ "PMD-mapped THP", setup_thp, true, false },
+	{ "PTE-mapped THP", setup_pte_thp, true, false },
+	{ "single PTE of a THP", setup_single_pte_thp, true, false },
+	{ "hugetlb (2 MiB)", setup_hugetlb, true, false },
+	{ "KSM-merged page", setup_ksm, true, false },
+	{ "private memfd mapping", setup_memfd, false, false },
+	{ "private tmpfile mapping", setup_tmpfile, false, false },
+	{ "private hugetlb memfd mapping", setup_hugetlb_memfd, false, false },
+	{ "shared zeropage", setup_zeropage, false, false },
+	{ "huge zeropage", setup_huge_zeropage, false, false },
+	{ "shared shmem THP mapping (PMD-mapped)", setup_shmem_thp_shared, false, true },
+	{ "shared shmem THP mapping (PTE-mapped)", setup_shmem_pte_thp_shared, false, true },
+	{ "shared shmem THP mapping (single PTE)", setup_shmem_single_pte_shared, false, true },
+	{ "private shmem THP mapping (PMD-mapped)", setup_shmem_thp_private, false, false },
+	{ "private shmem THP mapping (PTE-mapped)", setup_shmem_pte_thp_private, false, false },
+	{ "private shmem THP mapping (single PTE)", setup_shmem_single_pte_private, false, false },
 };
 
 const unsigned int nr_backends = sizeof(backends) / sizeof(backends[0]);

@@ -3,7 +3,8 @@
  * Memory backends and page-state probes for the forkpin selftests: each
  * backend maps some memory in one well-defined state (anonymous base page,
  * swapped out, PMD- or PTE-mapped THP, hugetlb, KSM, private file mapping,
- * shared zeropage, ...) and says why when it cannot.
+ * shmem THP in a shared or private mapping, shared zeropage, ...) and says
+ * why when it cannot.
  */
 #ifndef __FORKPIN_MEM_UTIL_H
 #define __FORKPIN_MEM_UTIL_H
@@ -40,6 +41,12 @@ struct backend {
 	const char *(*setup)(struct region *r);
 	/* Private anonymous memory (the R/O pin variants on shared anon apply). */
 	bool anon;
+	/*
+	 * A MAP_SHARED mapping: fork() shares it, nothing is copied, and
+	 * every write - the parent's, the child's, a device's through a
+	 * pin - is seen by all of them.
+	 */
+	bool shared;
 };
 
 extern const struct backend backends[];
@@ -64,13 +71,49 @@ uint64_t pagemap_entry(const void *addr);
 bool page_is_swapped(const void *addr);
 bool page_is_exclusive(const void *addr);
 bool page_has_kflag(const void *addr, int kpf);
+/*
+ * The "<field>: N kB" value of the /proc/self/smaps entry of the mapping
+ * that contains @addr (e.g. "ShmemPmdMapped"); -1 if unknown.
+ */
+long smaps_kb(const void *addr, const char *field);
 
 bool all_bytes(const char *mem, size_t size, char val);
+
+/*
+ * map_shmem_thps - @nr shmem THPs, mapped MAP_SHARED or MAP_PRIVATE.
+ *
+ * The THPs are the pages of a file of their own (r->fd) on a private
+ * tmpfs mounted with huge=always (needs root; no global setting changes)
+ * or else a memfd under transparent_hugepage/shmem_enabled, filled with
+ * r->init (0x11) through a shared mapping. They are mapped PMD-mapped at
+ * a PMD-aligned address or, with @pte, one page past one, where file
+ * offset and address disagree modulo the PMD size: no PMD can map them
+ * and every fault maps PTEs of the large folio (a split PMD of a file THP
+ * is only zapped, so the next fault would map the PMD again). The mapping
+ * is populated by writes if shared, by reads if private (a write would
+ * COW). Verified: every THP is one (kpageflags) and smaps' ShmemPmdMapped
+ * covers them all (PMD) or is 0 with every page mapped (@pte).
+ * Returns NULL, or why the kernel cannot give them (a skip).
+ */
+const char *map_shmem_thps(struct region *r, unsigned int nr, bool shared, bool pte);
 
 /*
  * Splits the PMD that maps the THP at @addr by making one page of it
  * read-only and writable again; the THP stays, mapped by PTEs.
  */
 bool split_pmd(void *addr);
+
+/*
+ * The kernel log during a test case, through /dev/kmsg (needs root).
+ * kmsg_mark_case() writes "forkpin: case <desc>" to the kernel log - the
+ * host attributes console splats to the case by it - and returns a reader
+ * of /dev/kmsg at the end of the log, or -1 if the log cannot be read.
+ * kmsg_splat_since() reads the records logged since the marker (or since
+ * its last call) and copies the first kernel splat - a record
+ * scripts/verdict.py's SPLAT matches - into line; false if there is none.
+ * Close the reader after.
+ */
+int kmsg_mark_case(const char *desc);
+bool kmsg_splat_since(int fd, char *line, size_t size);
 
 #endif /* __FORKPIN_MEM_UTIL_H */

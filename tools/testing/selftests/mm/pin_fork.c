@@ -18,7 +18,14 @@
  *    sees neither;
  *  - the device (read back through the pin) sees the parent's data;
  *  - the child's writes reach neither the parent nor the device.
- * Without a pin the same cases check plain COW semantics.
+ * Without a pin the same cases check plain COW semantics. A MAP_SHARED
+ * backend (shmem THP) has no COW: fork() shares its pages and copies
+ * nothing, so parent, child and device all see every write - the child's
+ * too - and the pin keeps following the parent's page.
+ *
+ * Each case runs in a process of its own under alarm(CASE_TIMEOUT): a
+ * pin that never completes (a GUP retry loop that makes no progress)
+ * fails its case instead of hanging the whole matrix.
  *
  * Pins come from gup_test's PIN_LONGTERM_TEST_* ioctls (pin_util.c) or
  * from io_uring fixed buffers (FOLL_PIN | FOLL_LONGTERM), whose device
@@ -35,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #ifdef HAVE_LIBURING
@@ -46,6 +54,26 @@
 #include "pin_util.h"
 
 static const char *gup_missing;		/* why gup_test pins are unavailable */
+
+/*
+ * Seconds a case may take, setup and cleanup included: QEMU/TCG runs one
+ * in well under a second.
+ */
+#define CASE_TIMEOUT	20
+
+/* In a case process: its result to the main process, and the go-ahead. */
+static int verdict_fd = -1, ack_fd = -1;
+
+/*
+ * A child of a case process dies with it, and does not keep the main
+ * process waiting for a verdict that never comes.
+ */
+static void case_child(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	close(verdict_fd);
+	close(ack_fd);
+}
 
 /* ---- pin kinds ---- */
 
@@ -236,6 +264,7 @@ static pid_t prep_child(struct region *r, enum prep prep)
 	pid_t pid = fork();
 
 	if (!pid) {
+		case_child();
 		if (prep == PREP_SHARED)
 			pause();
 		_exit(0);
@@ -247,10 +276,6 @@ static pid_t prep_child(struct region *r, enum prep prep)
 	return pid;
 }
 
-/*
- * Reported before the cleanup, so that a kernel that crashes on unpinning
- * still shows which case found the problem.
- */
 static void report(enum result res, const struct backend *b,
 		   const struct pin_kind *k, unsigned int e, const char *why)
 {
@@ -268,6 +293,27 @@ static void report(enum result res, const struct backend *b,
 	}
 }
 
+/* A case process's result, sent to the main process before the cleanup. */
+struct verdict {
+	enum result res;
+	char why[200];
+};
+
+/*
+ * Reported before the cleanup, so that a kernel that crashes on unpinning
+ * still shows which case found the problem: the main process prints the
+ * result, then lets the case process go on.
+ */
+static void send_verdict(enum result res, const char *why)
+{
+	struct verdict v = { .res = res };
+	char c;
+
+	snprintf(v.why, sizeof(v.why), "%s", why ? why : "");
+	if (write(verdict_fd, &v, sizeof(v)) != sizeof(v) || read(ack_fd, &c, 1) != 1)
+		ksft_print_msg("cannot report to the main process: %s\n", strerror(errno));
+}
+
 static void run_case(const struct backend *b, const struct pin_kind *k,
 		     unsigned int e)
 {
@@ -276,7 +322,7 @@ static void run_case(const struct backend *b, const struct pin_kind *k,
 	struct pin p = { .kind = k, .r = &r };
 	enum result res = FAIL;
 	pid_t helper = 0, pid;
-	char expect, *buf = NULL;
+	char expect, child_sees, *buf = NULL;
 	int go[2] = { -1, -1 }, status;
 	const char *why = NULL;
 
@@ -303,6 +349,20 @@ static void run_case(const struct backend *b, const struct pin_kind *k,
 		goto out;
 	}
 
+	/* What the parent and the pin end with, and what the child sees. */
+	switch (ev) {
+	case PARENT_WRITES:
+		expect = 0x22;
+		break;
+	case DEVICE_WRITES:
+		expect = 0x55;
+		break;
+	default:
+		expect = b->shared ? 0x33 : r.init;
+		break;
+	}
+	child_sees = b->shared ? expect : r.init;
+
 	pid = fork();
 	if (pid < 0) {
 		ksft_print_msg("fork() failed: %s\n", strerror(errno));
@@ -311,22 +371,24 @@ static void run_case(const struct backend *b, const struct pin_kind *k,
 	if (!pid) {
 		char c;
 
+		case_child();
+		close(go[1]);
 		if (read(go[0], &c, 1) != 1)
 			_exit(2);
 		if (ev == CHILD_WRITES) {
 			memset(r.mem, 0x33, r.size);
 			_exit(0);
 		}
-		/* Neither the parent's nor the device's write may show here. */
-		_exit(all_bytes(r.mem, r.size, r.init) ? 0 : 1);
+		/*
+		 * Neither the parent's nor the device's write may show here;
+		 * in a shared mapping both must.
+		 */
+		_exit(all_bytes(r.mem, r.size, child_sees) ? 0 : 1);
 	}
 
-	expect = r.init;
 	if (ev == PARENT_WRITES) {
-		expect = 0x22;
 		memset(r.mem, expect, r.size);
 	} else if (ev == DEVICE_WRITES) {
-		expect = 0x55;
 		if (pin_device_write(&p, expect)) {
 			ksft_print_msg("the device write (io_uring READ_FIXED) failed\n");
 			kill(pid, SIGKILL);
@@ -340,6 +402,7 @@ static void run_case(const struct backend *b, const struct pin_kind *k,
 	    WEXITSTATUS(status)) {
 		ksft_print_msg("the child %s (status %#x)\n",
 			       ev == CHILD_WRITES ? "could not write" :
+			       b->shared ? "did not see a write to the shared mapping" :
 			       "saw a write it must not see", status);
 		goto out;
 	}
@@ -366,7 +429,7 @@ static void run_case(const struct backend *b, const struct pin_kind *k,
 	}
 	res = PASS;
 out:
-	report(res, b, k, e, why);
+	send_verdict(res, why);
 	pin_drop(&p);
 	if (helper > 0) {
 		kill(helper, SIGKILL);
@@ -378,6 +441,78 @@ out:
 	}
 	free(buf);
 	region_free(&r);
+}
+
+static bool cleanup_failed;
+
+/*
+ * One case in a process of its own, under alarm(): SIGALRM's default
+ * action is fatal, so it also ends a GUP loop in the kernel (GUP checks
+ * fatal_signal_pending() each round). A case process that dies before its
+ * verdict fails the case.
+ */
+static void run_case_bounded(const struct backend *b, const struct pin_kind *k,
+			     unsigned int e)
+{
+	int vp[2], ap[2], status = 0;
+	struct verdict v;
+	pid_t pid;
+
+	if (pipe(vp)) {
+		ksft_print_msg("pipe() failed: %s\n", strerror(errno));
+		report(FAIL, b, k, e, NULL);
+		return;
+	}
+	if (pipe(ap)) {
+		ksft_print_msg("pipe() failed: %s\n", strerror(errno));
+		report(FAIL, b, k, e, NULL);
+		close(vp[0]);
+		close(vp[1]);
+		return;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (!pid) {
+		close(vp[0]);
+		close(ap[1]);
+		verdict_fd = vp[1];
+		ack_fd = ap[0];
+		alarm(CASE_TIMEOUT);
+		run_case(b, k, e);
+		_exit(0);
+	}
+	close(vp[1]);
+	close(ap[0]);
+	if (pid < 0) {
+		ksft_print_msg("fork() failed: %s\n", strerror(errno));
+		report(FAIL, b, k, e, NULL);
+	} else if (read(vp[0], &v, sizeof(v)) == sizeof(v)) {
+		report(v.res, b, k, e, v.why);
+		if (write(ap[1], "a", 1) != 1)
+			ksft_print_msg("cannot wake the case process: %s\n", strerror(errno));
+		waitpid(pid, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			ksft_print_msg("the cleanup after that case did not finish (status %#x%s)\n",
+				       status, WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ?
+				       ": timed out" : "");
+			cleanup_failed = true;
+		}
+	} else {
+		waitpid(pid, &status, 0);
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+			ksft_print_msg("the case did not finish within %d s\n", CASE_TIMEOUT);
+		else
+			ksft_print_msg("the case process died (status %#x)\n", status);
+		report(FAIL, b, k, e, NULL);
+	}
+	close(vp[0]);
+	close(ap[1]);
+	/*
+	 * gup_test's pins belong to the file, which the dead process shared
+	 * with us: drop what it may have left.
+	 */
+	if (!gup_missing && pid > 0 && !WIFEXITED(status))
+		pin_stop();
 }
 
 /* ---- the ioctls' error paths: bad addresses fail cleanly, pin nothing ---- */
@@ -460,7 +595,7 @@ int main(void)
 			for (e = 0; e < ARRAY_SIZE(events); e++) {
 				if (!case_applies(b, k, e))
 					continue;
-				run_case(&backends[b], &pin_kinds[k], e);
+				run_case_bounded(&backends[b], &pin_kinds[k], e);
 			}
 		}
 	}
@@ -471,7 +606,9 @@ int main(void)
 			ksft_test_result(abi_cases[e].fn(), "%s\n", abi_cases[e].desc);
 	}
 
-	if (ksft_get_fail_cnt())
+	if (cleanup_failed)
+		ksft_print_msg("a case process did not clean up (see above): failing\n");
+	if (ksft_get_fail_cnt() || cleanup_failed)
 		ksft_exit_fail();
 	if (ksft_get_xskip_cnt() == (int)plan) {
 		ksft_print_cnts();

@@ -35,7 +35,7 @@ results=()
 
 # CHECK_SERIES_BOOT=1: also build each prefix's bzImage and boot it with
 # the tests that must pass at every prefix (the R/O pin cases only pass
-# from 0009 on): fork_batch and pin_fork_events, with the patched
+# from 0010 on): fork_batch and pin_fork_events, with the patched
 # flavor's selftests. A failed test, a missing status or a kernel splat
 # stops the check. Off by default: it costs a kernel link per prefix.
 boot_tests="fork_batch pin_fork_events"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# scripts/check-w1.sh - the series adds no W=1 warnings.
+# scripts/check-w1.sh - the series adds no W=1 and no sparse warnings.
 #
-# Every .c file the series touches is compiled with W=1 in the base and
-# in the patched build tree; the patched file may not warn more than the
-# base one (6.1 has W=1 warnings of its own). Needs both trees built.
+# Every .c file the series touches is compiled with W=1 and C=1 (sparse:
+# __bitwise types such as vm_fault_t, address spaces, lock context) in
+# the base and in the patched build tree; the patched file may not warn
+# more than the base one (6.1 has warnings of its own). Needs both trees
+# built.
 # Afterwards those files are rebuilt without W=1 by the next build.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -13,6 +15,7 @@ for f in base patched; do
 	[ -f "$BUILD/$f/obj/.config" ] || die "check-w1: $f is not built (run: make build FLAVOR=$f)"
 done
 files=$(cd "$PATCHES" && sed -n 's|^+++ b/\(.*\.c\)$|\1|p' $(series_patches patched) | sort -u)
+command -v sparse >/dev/null || die "check-w1: sparse not found: apt-get install sparse"
 bad=0
 for c in $files; do
 	o=${c%.c}.o
@@ -20,16 +23,16 @@ for c in $files; do
 	for f in base patched; do
 		[ -f "$BUILD/$f/src/$c" ] || { warns[$f]=0; continue; }
 		rm -f "$BUILD/$f/obj/$o"	# compile it now, with W=1
-		warns[$f]=$(make -C "$BUILD/$f/src" O="$BUILD/$f/obj" W=1 CC="ccache gcc" "$o" 2>&1 |
+		warns[$f]=$(make -C "$BUILD/$f/src" O="$BUILD/$f/obj" W=1 C=1 CC="ccache gcc" "$o" 2>&1 |
 			grep -c 'warning:' || true)
 	done
 	if [ "${warns[patched]}" -gt "${warns[base]}" ]; then
-		say "check-w1: $c: ${warns[patched]} W=1 warnings patched, ${warns[base]} on base"
+		say "check-w1: $c: ${warns[patched]} W=1/sparse warnings patched, ${warns[base]} on base"
 		rm -f "$BUILD/patched/obj/$o"
-		make -C "$BUILD/patched/src" O="$BUILD/patched/obj" W=1 "$o" 2>&1 | grep -A3 'warning:' >&2
+		make -C "$BUILD/patched/src" O="$BUILD/patched/obj" W=1 C=1 "$o" 2>&1 | grep -A3 'warning:' >&2
 		bad=1
 	fi
 	unset warns
 done
-[ $bad = 0 ] || die "check-w1: the series adds W=1 warnings (above)"
-say "check-w1: $(echo $files | wc -w) files the series touches: no new W=1 warnings"
+[ $bad = 0 ] || die "check-w1: the series adds W=1 or sparse warnings (above)"
+say "check-w1: $(echo $files | wc -w) files the series touches: no new W=1 or sparse warnings"

@@ -12,6 +12,7 @@ set -eu
 # Build a 6.1 kernel, apply the series, boot it, build the tests.
 pkgs_run="make gcc libc6-dev binutils flex bison bc perl python3 cpio xz-utils
 	kmod libelf-dev libssl-dev quilt patch git ccache qemu-system-x86 rsync
+	sparse
 	busybox-static liburing-dev"
 [ -n "${KERNEL_SRC:-}" ] || pkgs_run+=" linux-source-6.1"
 pkgs_host="make gcc libc6-dev python3 liburing-dev"

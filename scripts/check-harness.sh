@@ -200,6 +200,8 @@ verdict_judges() {
 		"" "WARNING: CPU: 0 PID: 1 at mm/memory.c:1 x" &&
 	verdict_says "" 1 "base: kernel splat during demo: .*BUG: Bad page state" "$ok" "$ok" \
 		"BUG: Bad page state in process x" &&
+	verdict_says "" 1 "patched: kernel splat during demo: .*Huh VM_FAULT_OOM leaked" "$ok" "$ok" \
+		"" "Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF" &&
 	# Splats are the case's, by its "forkpin: case" marker: on base, one
 	# in a case declared to fail there is that bug; any other fails.
 	verdict_says "$bug" 0 "during demo: the case \[declared base bug\]: .*WARNING" \

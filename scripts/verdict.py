@@ -37,7 +37,8 @@ SPLAT = re.compile(
     r"(BUG:|WARNING:|Oops|kernel BUG at|general protection fault|"
     r"Kernel panic|UBSAN:|KASAN:|KFENCE:|possible circular locking|"
     r"inconsistent lock state|INFO: task .* blocked for more than|"
-    r"rcu: INFO: .*detected stalls|Unable to handle kernel)")
+    r"rcu: INFO: .*detected stalls|Unable to handle kernel|"
+    r"Huh VM_FAULT_OOM leaked out to the #PF handler)")
 MARK = re.compile(r"forkpin: (begin|end) (\S+)")
 CASE = re.compile(r"forkpin: case (.*\S)")
 RESULT = re.compile(r"^(not ok|ok) (\d+)\s*(.*)$")

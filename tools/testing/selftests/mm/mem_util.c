@@ -107,7 +107,8 @@ static const char splat_re[] =
 	"(BUG:|WARNING:|Oops|kernel BUG at|general protection fault|"
 	"Kernel panic|UBSAN:|KASAN:|KFENCE:|possible circular locking|"
 	"inconsistent lock state|INFO: task .* blocked for more than|"
-	"rcu: INFO: .*detected stalls|Unable to handle kernel)";
+	"rcu: INFO: .*detected stalls|Unable to handle kernel|"
+	"Huh VM_FAULT_OOM leaked out to the #PF handler)";
 
 int kmsg_mark_case(const char *desc)
 {

@@ -136,21 +136,6 @@ static const struct mem_type {
 	[SHMEM_PRIVATE]	= { "shmem MAP_PRIVATE memfd", .shmem = true },
 };
 
-static long hugetlb_free(void)
-{
-	char line[128];
-	long n = 0;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "HugePages_Free: %ld", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
-
 /* Fill a new memfd of @size with VAL_INIT: its pagecache. */
 static const char *memfd_fill(struct region *r, size_t size, bool hugetlb)
 {
@@ -197,7 +182,7 @@ static const char *setup_mem(struct region *r, enum mem_kind kind, bool write)
 	case HUGETLB_ANON:
 	case HUGETLB_MEMFD:
 		/* The page, a copy (early COW or unshare) and a COW copy. */
-		if (hugetlb_free() < 4)
+		if (free_hugetlb_pages() < 4)
 			return "need 4 free 2 MiB huge pages (hugepages=N or /proc/sys/vm/nr_hugepages)";
 		if (kind == HUGETLB_ANON) {
 			if (map_anon(r, hugetlbsize, 0, MAP_HUGETLB))

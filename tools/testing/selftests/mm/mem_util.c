@@ -50,7 +50,7 @@ static bool sysfs_has(const char *path, const char *word)
 	return ret;
 }
 
-static size_t free_hugetlb_pages(void)
+size_t free_hugetlb_pages(void)
 {
 	char line[128];
 	size_t n = 0;

@@ -54,6 +54,8 @@ extern const unsigned int nr_backends;
 
 /* Call once: page sizes, THP and hugetlb availability. */
 void mem_init(void);
+/* HugePages_Free from /proc/meminfo (0 if unknown). */
+size_t free_hugetlb_pages(void);
 void region_free(struct region *r);
 /* Private anonymous memory of @size at an @align boundary (0: any). */
 const char *map_anon(struct region *r, size_t size, size_t align, int flags);

@@ -121,7 +121,7 @@ help:
 	@echo '  check-series       every prefix of the series builds (mm/, fork, proc), and the'
 	@echo '                     whole series without THP and without hugetlb;'
 	@echo '                     CHECK_SERIES_BOOT=1 boots every prefix too'
-	@echo '  check-w1           the series adds no W=1 warnings (needs both flavors built)'
+	@echo '  check-w1           the series adds no W=1 or sparse warnings (both flavors built)'
 	@echo '  check-harness      the harness error paths (bad input, panics, hangs)'
 	@echo '  clean / distclean  remove the flavors'"'"' trees and runs / all of BUILD'
 	@echo

@@ -21,7 +21,9 @@ FLAVOR ?= patched
 BOOT_TIMEOUT ?= 1200
 export KERNEL_SRC BUILD ACCEL QEMU_MEM QEMU_CPUS TESTS JOBS BOOT_TIMEOUT
 export TEST_TIMEOUT HUGEPAGES CCACHE_DIR EXTRA_KCONFIG KVM_WATCHDOG FORKPIN_SCALE
-export BENCH_MB BENCH_RUNS BENCH_ROUNDS BENCH_CPUS
+export FORKPIN_ZRAM BUSYBOX CCACHE CCACHE_SIZE PROGRESS_EVERY
+export CHECK_SERIES_BOOT CHECK_SERIES_CONFIGS HARNESS_BOOT
+export BENCH_MB BENCH_RUNS BENCH_ROUNDS BENCH_CPUS BENCH_NO_PLOT
 
 # The steps from a patched tree to a booted, tested kernel, for one flavor.
 define kernel_steps
@@ -114,15 +116,18 @@ help:
 	@echo '  config             tinyconfig + fragments, every requested option verified'
 	@echo '  build              bzImage and uapi headers, O= build dir, ccache'
 	@echo '  selftests          the selftests, static, against the uapi headers'
-	@echo '  initramfs          busybox + selftests + scripts/guest-init.sh'
+	@echo '  initramfs          busybox + selftests + scripts/guest-init.sh (/init) and'
+	@echo '                     scripts/run-tests.sh (the runner, also used by run-host)'
 	@echo '  boot               QEMU (KVM, falling back to TCG), results in BUILD/FLAVOR/run'
 	@echo '  verdict            the summary table of the last boot'
 	@echo '  check-apply        the series applies with git am and patch -p1 too'
 	@echo '  check-series       every prefix of the series builds (mm/, fork, proc), and the'
 	@echo '                     whole series without THP and without hugetlb;'
-	@echo '                     CHECK_SERIES_BOOT=1 boots every prefix too'
+	@echo '                     CHECK_SERIES_BOOT=1 boots every prefix too,'
+	@echo '                     CHECK_SERIES_CONFIGS=0 skips the no-THP/no-hugetlb builds'
 	@echo '  check-w1           the series adds no W=1 or sparse warnings (both flavors built)'
-	@echo '  check-harness      the harness error paths (bad input, panics, hangs)'
+	@echo '  check-harness      the harness error paths (bad input, panics, hangs);'
+	@echo '                     HARNESS_BOOT=0: only the checks that need no built kernel'
 	@echo '  clean / distclean  remove the flavors'"'"' trees and runs / all of BUILD'
 	@echo
 	@echo 'Variables:'
@@ -131,17 +136,25 @@ help:
 	@echo '  O=DIR, BUILD=DIR   build directory (default: ./build)'
 	@echo '  FLAVOR=            patched (6.1 + whole series) or base (6.1 + test support)'
 	@echo '  ACCEL=             auto (KVM, else TCG), kvm, tcg (default: auto)'
+	@echo '  KVM_WATCHDOG=S     ACCEL=auto: TCG after all if a KVM guest prints no kernel'
+	@echo '                     line within S seconds (default: 20)'
 	@echo '  QEMU_MEM=, QEMU_CPUS=  guest memory and CPUs (default: 2G, 2)'
 	@echo '  TESTS="a b"        run only these selftest programs'
 	@echo '  JOBS=N             parallel build jobs (default: nproc)'
 	@echo '  BOOT_TIMEOUT=S     whole guest run limit in seconds (default: 1200)'
 	@echo '  TEST_TIMEOUT=S     per-test limit (default: tools/testing/selftests/mm/settings)'
 	@echo '  HUGEPAGES=N        2 MiB huge pages reserved in the guest (default: 64)'
+	@echo '  FORKPIN_ZRAM=SIZE  the guest'"'"'s zram swap (default: 256M)'
+	@echo '  BUSYBOX=FILE       static busybox for the guest (default: /bin/busybox)'
 	@echo '  FORKPIN_SCALE=N    N times larger test runs (default 1, sized for TCG)'
 	@echo '  EXTRA_KCONFIG=F    a kconfig fragment of your own, applied last'
 	@echo '  CCACHE_DIR=DIR     compiler cache (default: ~/.cache/forkpin/ccache)'
+	@echo '  CCACHE=0           build without ccache; CCACHE_SIZE= its limit (default: 8G)'
+	@echo '  PROGRESS_EVERY=S   seconds between progress lines of builds and boots'
+	@echo '                     (default: 20)'
 	@echo '  BENCH_MB=N         make bench: MiB per case (default 256 for TCG; 1024 on'
 	@echo '                     real hardware or KVM)'
 	@echo '  BENCH_RUNS=N       make bench: timed forks per case and boot (default 11, >= 10)'
 	@echo '  BENCH_ROUNDS=N     make bench: boots of each kernel, alternating (default 3)'
 	@echo '  BENCH_CPUS=N       make bench: guest CPUs (default 1)'
+	@echo '  BENCH_NO_PLOT=1    make bench: the table only, no gnuplot plot'

@@ -8,15 +8,17 @@ over all the samples of a kernel, from all its boots.
 Prints the medians and the patched/base ratios, writes DIR/bench.txt (the
 table), DIR/bench.dat and DIR/bench.png (gnuplot). Reports, never asserts
 a time: the exit status is non-zero only if a run is missing or broken,
-or a kernel splat is on a console."""
-import os
+or a kernel splat is on a console. BENCH_NO_PLOT=1: no plot (and no
+gnuplot needed), the table only."""
+from collections import namedtuple
 import glob
+import os
 import re
+from statistics import median
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from verdict import parse_console  # noqa: E402
+from verdict import parse_console
 
 FLAVORS = ("base", "patched")
 CASES = [
@@ -37,15 +39,14 @@ def die(msg):
     sys.exit(2)
 
 
-def median(v):
-    v = sorted(v)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+# All boots of one kernel: samples {case: [us]}, skips {case: why},
+# size (MiB, runs) or None, accels {accel}, splats [(where, line)],
+# boots (how many), per_boot [{case: median of that boot}].
+Flavor = namedtuple("Flavor", "samples skips size accels splats boots per_boot")
 
 
 def load(flavor_dir):
-    """samples {case: [us]}, skips {case: why}, (size, runs), accels, splats,
-    number of boots, [{case: median of that boot}]"""
+    """Flavor of flavor_dir's run-*/."""
     res, skips, size, accels, splats, per_boot = {}, {}, None, set(), [], []
     boots = sorted(glob.glob(os.path.join(flavor_dir, "run-*")))
     if not boots:
@@ -76,7 +77,7 @@ def load(flavor_dir):
             accels.add("?")
         splats += [(f"{os.path.basename(run)}: {w}", line)
                    for w, line in parse_console(os.path.join(run, "console.log"))]
-    return res, skips, size, accels, splats, len(boots), per_boot
+    return Flavor(res, skips, size, accels, splats, len(boots), per_boot)
 
 
 def main():
@@ -84,13 +85,13 @@ def main():
     runs = {fl: load(os.path.join(out, fl)) for fl in FLAVORS}
     problems = []
     for fl in FLAVORS:
-        for where, line in runs[fl][4]:
+        for where, line in runs[fl].splats:
             problems.append(f"{fl}: kernel splat during {where}: {line}")
-        if runs[fl][2] is None:
+        if runs[fl].size is None:
             problems.append(f"{fl}: fork_bench printed nothing (see {out}/{fl}/run-*/results.tap)")
-    size = runs["patched"][2] or runs["base"][2] or (0, 0)
-    accel = "/".join(sorted(runs["base"][3] | runs["patched"][3]))
-    boots = runs["base"][5]
+    size = runs["patched"].size or runs["base"].size or (0, 0)
+    accel = "/".join(sorted(runs["base"].accels | runs["patched"].accels))
+    boots = runs["base"].boots
 
     rows = []
     title = (f"fork() latency, {size[0]} MiB, median of {boots} boots x {size[1]} runs, "
@@ -99,9 +100,9 @@ def main():
              f"{'case':<34} {'base ms':>10} {'patched ms':>11} {'patched/base':>13}"
              f"  {'per round':>11}  target"]
     for case, label, target in CASES:
-        b, p = runs["base"][0].get(case), runs["patched"][0].get(case)
+        b, p = runs["base"].samples.get(case), runs["patched"].samples.get(case)
         if not b or not p:
-            why = runs["patched"][1].get(case) or runs["base"][1].get(case) or "no result"
+            why = runs["patched"].skips.get(case) or runs["base"].skips.get(case) or "no result"
             table.append(f"{label:<34} {'-':>10} {'-':>11} {'-':>13}  skipped: {why}")
             problems.append(f"{case}: {why}")
             continue
@@ -110,7 +111,7 @@ def main():
         rows.append((case, label, bm / 1000, pm / 1000, ratio))
         # The same ratio per round (base boot k vs patched boot k): the
         # spread shows how far the emulator's noise goes.
-        per = [pb[case] / bb[case] for bb, pb in zip(runs["base"][6], runs["patched"][6])
+        per = [pb[case] / bb[case] for bb, pb in zip(runs["base"].per_boot, runs["patched"].per_boot)
                if case in bb and case in pb and bb[case]]
         spread = f"{min(per):.2f}..{max(per):.2f}" if per else "-"
         table.append(f"{label:<34} {bm / 1000:>10.2f} {pm / 1000:>11.2f} "
@@ -128,7 +129,7 @@ def main():
     with open(dat, "w") as f:
         f.write("# case base_ms patched_ms ratio base_min base_max patched_min patched_max\n")
         for case, label, b, p, ratio in rows:
-            bb, pp = runs["base"][0][case], runs["patched"][0][case]
+            bb, pp = runs["base"].samples[case], runs["patched"].samples[case]
             f.write(f"{case} {b:.3f} {p:.3f} {ratio:.3f} {min(bb) / 1000:.3f} "
                     f"{max(bb) / 1000:.3f} {min(pp) / 1000:.3f} {max(pp) / 1000:.3f}\n")
     png = os.path.join(out, "bench.png")

@@ -11,7 +11,8 @@
 # patched so that a slow spell of the host does not land on one kernel
 # only, BENCH_CPUS (default 1) guest CPUs: on a small host an emulated
 # CPU per host core keeps the numbers steadier. The medians are taken over
-# all the samples of a kernel. Results in $BUILD/bench/.
+# all the samples of a kernel. BENCH_NO_PLOT=1: the table, no plot.
+# Results in $BUILD/bench/.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -22,7 +23,8 @@ if ! [[ $runs =~ ^[0-9]+$ ]] || [ "$runs" -lt 10 ]; then
 fi
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS=$rounds: expected 1 or more"
 [[ $cpus =~ ^[1-9][0-9]*$ ]] || die "BENCH_CPUS=$cpus: expected 1 or more"
-command -v gnuplot >/dev/null || die "gnuplot not found: apt-get install gnuplot-nox"
+[ "${BENCH_NO_PLOT:-0}" = 1 ] || command -v gnuplot >/dev/null ||
+	die "gnuplot not found: apt-get install gnuplot-nox (or BENCH_NO_PLOT=1: no plot)"
 
 # The region, the child's copy of it (pinned case) and memcpy's two
 # buffers at most, plus room for the kernel: 3x the size + 1 GiB.

@@ -36,6 +36,7 @@ console=$run/console.log results=$run/results.tap
 # and the oopsing test may hold locks that hang every test after it.
 append="console=ttyS0,115200 panic=-1 oops=panic hugepagesz=2M hugepages=${HUGEPAGES:-64}"
 [ -z "${FORKPIN_SCALE:-}" ] || append+=" forkpin.scale=$FORKPIN_SCALE"
+[ -z "${FORKPIN_ZRAM:-}" ] || append+=" forkpin.zram=$FORKPIN_ZRAM"
 # Last: INIT= and APPEND= (which may end with "-- args for init").
 user="${INIT:+rdinit=$INIT }${APPEND:-}"
 
@@ -71,6 +72,7 @@ boot_once() {
 		fi
 		if [ $((SECONDS - last)) -ge "${PROGRESS_EVERY:-20}" ]; then
 			last=$SECONDS
+			# The runner's "# forkpin-end:" lines (the grammar: verdict.py).
 			ndone=$(grep -c '^# forkpin-end:' "$results" 2>/dev/null || true)
 			say "boot $flavor ($a): $(elapsed $((SECONDS - start))), $ndone/$(wc -l <"$idir/tests.list") tests done"
 		fi

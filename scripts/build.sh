@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # scripts/build.sh FLAVOR - build bzImage and the uapi headers of FLAVOR.
 #
-# Out of tree (O=$BUILD/FLAVOR/obj), incremental, through ccache. The
-# cache lives outside the clone ($CCACHE_DIR, default
-# ~/.cache/forkpin/ccache) and CCACHE_BASEDIR=$BUILD makes its keys
-# independent of where the clone is, so base and patched builds, fresh
-# clones and CI all share it.
+# Out of tree (O=$BUILD/FLAVOR/obj), incremental, through ccache (unless
+# CCACHE=0; see kernel_cc in lib.sh). The cache lives outside the clone
+# ($CCACHE_DIR, default ~/.cache/forkpin/ccache) and CCACHE_BASEDIR=$BUILD
+# makes its keys independent of where the clone is, so base and patched
+# builds, fresh clones and CI all share it.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -15,14 +15,8 @@ dir=$(flavor_dir "$flavor")
 src=$dir/src obj=$dir/obj
 [ -f "$obj/.config" ] || die "no .config in $obj (run: make config FLAVOR=$flavor)"
 
-cc=gcc
-if [ "${CCACHE:-1}" != 0 ] && command -v ccache >/dev/null; then
-	cc="ccache gcc"
-	export CCACHE_BASEDIR=$BUILD
-	mkdir -p "$CCACHE_DIR"
-	ccache -M "${CCACHE_SIZE:-8G}" >/dev/null
-	ccache -z >/dev/null
-fi
+kernel_cc "$BUILD"
+[ "$cc" = gcc ] || ccache -z >/dev/null	# for the hit count below
 
 say "build $flavor: Linux $(cat "$dir/kversion")$(flavor_localversion "$flavor"), make -j$JOBS, CC=\"$cc\""
 run_with_progress "build $flavor" "$dir/build.log" \

@@ -154,22 +154,89 @@ guest_hang_is_killed() {
 		RUN="$tmp/run-hang" BOOT_TIMEOUT=60 "$SCRIPTS/boot.sh" patched
 }
 
+# fake_prog DIR NAME EXIT [LINE...]: a test program for run-tests.sh:
+# prints the LINEs, appends DIR/NAME.klog (if there is one) to the kernel
+# log ($KMSG) and exits EXIT, or with EXIT "hang" sleeps 5s.
+fake_prog() {
+	local f=$1/$2 end="exit $3"
+	[ "$3" != hang ] || end="exec sleep 5"
+	shift 3
+	mkdir -p "${f%/*}"
+	printf '%s\n' "$@" >"$f.out"
+	printf '%s\n' "#!/bin/sh" "cat '$f.out'" \
+		"[ ! -f '$f.klog' ] || cat '$f.klog' >>\"\$KMSG\"" "$end" >"$f"
+	chmod +x "$f"
+}
+
 # fake_run DIR FLAVOR TAPLINE [KLOG]: a run of one program "demo" with
-# one case, as boot.sh leaves it, for testing verdict.py alone. KLOG: the
-# kernel log lines (one or more, newline-separated: splats, case markers)
-# between demo's begin and end markers on the console.
+# one case, by the runner as the guest runs it, for testing verdict.py
+# alone. KLOG: the kernel log lines the program writes (one or more,
+# newline-separated: splats, case markers).
 fake_run() {
-	local d=$1/$2 l
+	local d=$1/$2 rc=0
 	mkdir -p "$d/run"
 	echo "demo 60" >"$d/tests.list"
-	echo "accel=tcg guest-status=0" >"$d/run/status"
-	printf '%s\n' "TAP version 13" "1..1" "# forkpin-begin: demo" "# TAP version 13" \
-		"# 1..1" "# $3" "# forkpin-end: demo rc=0 seconds=1" >"$d/run/results.tap"
-	{
-		echo "[ 1.0] forkpin: begin demo"
-		[ -z "${4:-}" ] || while IFS= read -r l; do echo "[ 1.5] $l"; done <<<"$4"
-		echo "[ 2.0] forkpin: end demo rc=0"
-	} >"$d/run/console.log"
+	case $3 in "not ok"*) rc=1 ;; esac
+	fake_prog "$d/tests" demo $rc "TAP version 13" "1..1" "$3"
+	[ -z "${4:-}" ] || printf '%s\n' "$4" >"$d/tests/demo.klog"
+	KMSG=$d/run/console.log "$SCRIPTS/run-tests.sh" "$d/tests.list" "$d/tests" \
+		>"$d/run/results.tap" || rc=$?
+	echo "accel=tcg guest-status=$rc" >"$d/run/status"
+}
+
+# run_tests_writes SH: the runner under the shell SH (a busybox one too):
+# the plan, each program's output between its begin and end lines, the
+# ok / SKIP / exit / TIMEOUT lines, the kernel log markers and the status.
+run_tests_writes() {
+	local sh=$1 d=$tmp/runner$RANDOM rc=0 want
+	mkdir -p "$d"
+	fake_prog "$d/t" passes 0 "ok 1 the case"
+	fake_prog "$d/t" skips 4 "ok 1 # SKIP the case (no gup_test)"
+	fake_prog "$d/t" fails 1 "not ok 1 the case"
+	fake_prog "$d/t" hangs hang "still here"
+	echo "forkpin: case the case" >"$d/t/passes.klog"
+	printf '%s\n' "passes 10" "skips 10" "" "fails 10" "hangs 1" >"$d/list"
+	KMSG=$d/kmsg $sh "$SCRIPTS/run-tests.sh" "$d/list" "$d/t" host >"$d/tap" || rc=$?
+	cat "$d/tap"
+	[ $rc = 1 ] || { echo "runner exit $rc, wanted 1"; return 1; }
+	want=("TAP version 13" "# forkpin host: $(uname -r), *" "# hugepages: *" "1..4"
+		"# forkpin-begin: passes" "# ok 1 the case" "# forkpin-end: passes rc=0 seconds=*"
+		"ok 1 selftests: forkpin: passes"
+		"# forkpin-begin: skips" "# ok 1 # SKIP the case (no gup_test)"
+		"# forkpin-end: skips rc=4 seconds=*" "ok 2 selftests: forkpin: skips # SKIP"
+		"# forkpin-begin: fails" "# not ok 1 the case" "# forkpin-end: fails rc=1 seconds=*"
+		"not ok 3 selftests: forkpin: fails # exit=1"
+		"# forkpin-begin: hangs" "# still here" "# forkpin-end: hangs rc=137 seconds=*"
+		"not ok 4 selftests: forkpin: hangs # TIMEOUT 1s")
+	lines_in_order "$d/tap" "${want[@]}" || return 1
+	lines_in_order "$d/kmsg" "forkpin: begin passes" "forkpin: case the case" \
+		"forkpin: end passes rc=0" "forkpin: begin skips" "forkpin: end skips rc=4" \
+		"forkpin: begin fails" "forkpin: end fails rc=1" "forkpin: begin hangs" \
+		"forkpin: end hangs rc=137" || return 1
+	printf '%s\n' "passes 10" "skips 10" >"$d/list"
+	KMSG=$d/kmsg $sh "$SCRIPTS/run-tests.sh" "$d/list" "$d/t" >"$d/tap" ||
+		{ echo "runner exit $?, wanted 0 (passes and skips only)"; return 1; }
+}
+
+# lines_in_order FILE PATTERN...: FILE has lines matching the glob
+# PATTERNs, in that order (other lines between them allowed).
+lines_in_order() {
+	local f=$1 l
+	shift
+	while IFS= read -r l; do
+		# shellcheck disable=SC2053
+		[ $# -gt 0 ] && [[ $l == $1 ]] && shift
+	done <"$f"
+	[ $# = 0 ] || { echo "$f: no line '$1' where expected"; return 1; }
+}
+
+# The runner under sh, then as in the guest: busybox's sh and applets only.
+runner_works() {
+	local bb=${BUSYBOX:-/bin/busybox}
+	run_tests_writes sh || return 1
+	mkdir -p "$tmp/bb"
+	"$bb" --install -s "$tmp/bb" || return 1
+	PATH=$tmp/bb run_tests_writes "$tmp/bb/sh"
 }
 
 # verdict_says EXPECTATION WANT_RC PATTERN BASE PATCHED [BASE_KLOG [PATCHED_KLOG]]
@@ -213,7 +280,18 @@ verdict_judges() {
 		"$bad" "$ok" "forkpin: case another case"$'\n'"$warn" &&
 	verdict_says "$bug" 1 "patched: kernel splat during demo: the case: .*WARNING" \
 		"$bad" "$ok" "$in_case" "$in_case" &&
-	verdict_says "" 1 "got skip, expected pass" "$ok" "ok 1 # SKIP the case (no gup_test)"
+	verdict_says "" 1 "got skip, expected pass" "$ok" "ok 1 # SKIP the case (no gup_test)" &&
+	# kselftest's XFAIL, both forms: an expected failure when declared
+	# "xfail", a failure when not.
+	verdict_says "xfail xfail demo: the case -- a known limitation" 0 \
+		"^XFAIL  *XFAIL  *demo: the case\$" \
+		"ok 1 the case # XFAIL a known limitation" "ok 1 # XFAIL the case" &&
+	verdict_says "xfail xfail demo: the case -- a known limitation" 0 \
+		"verdict: 0 passed, 0 failed, 0 skipped" "ok 1 # XFAIL the case" "ok 1 # XFAIL the case" &&
+	verdict_says "" 1 "patched: demo: the case: got xfail, expected pass" \
+		"$ok" "ok 1 the case # XFAIL a known limitation" &&
+	verdict_says "xfail xfail demo: the case -- a known limitation" 1 \
+		"base: demo: the case: got fail, expected xfail" "$bad" "ok 1 # XFAIL the case"
 }
 
 tests_build_in_tree() {
@@ -237,7 +315,8 @@ check "KERNEL_SRC=/nonexistent: one error line, non-zero exit" bad_kernel_src
 check "KERNEL_SRC of another version: one error line naming it" wrong_kernel_version
 check "a corrupted patch is named, nothing half-applied, the old tree kept" corrupted_patch_applies_nothing
 check "a missing package, not root: prints the apt-get line, exit 2" missing_package_as_user
-check "verdict: failures, unreproduced base bugs, splats, skips are caught" verdict_judges
+check "run-tests.sh, under sh and busybox: plan, markers, ok / SKIP / exit / TIMEOUT lines" runner_works
+check "verdict: failures, unreproduced base bugs, splats, skips, xfails are caught" verdict_judges
 check "make bench: medians over boots, ratios, splats and too few runs caught" bench_report_judges
 if [ -f "$BUILD/patched/initramfs.cpio" ] && [ "${HARNESS_BOOT:-1}" != 0 ]; then
 	check "the tests build in-tree: make -C tools/testing/selftests TARGETS=forkpin-mm" tests_build_in_tree

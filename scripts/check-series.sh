@@ -28,9 +28,7 @@ if [ ! -f "$scratch/patched/obj/.config" ]; then
 	cp -a "$main_build/patched/obj" "$scratch/patched/obj"
 fi
 
-cc=gcc
-command -v ccache >/dev/null && cc="ccache gcc"
-export CCACHE_BASEDIR=$scratch
+kernel_cc "$scratch"
 results=()
 
 # CHECK_SERIES_BOOT=1: also build each prefix's bzImage and boot it with
@@ -40,22 +38,15 @@ results=()
 # stops the check. Off by default: it costs a kernel link per prefix.
 boot_tests="fork_batch pin_fork_events"
 boot_prefix() {
-	local k=$1 p=$2 run=$scratch/run-$1 t
+	local k=$1 p=$2 run=$scratch/run-$1
 	run_with_progress "check-series boot 1..$k: bzImage" "$scratch/bzimage-$k.log" \
 		make -C "$scratch/patched/src" O="$scratch/patched/obj" -j"$JOBS" CC="$cc" bzImage
 	cp "$main_build/patched/kversion" "$scratch/patched/kversion" 2>/dev/null || true
 	INITRAMFS_DIR=$scratch/initramfs TESTS=$boot_tests "$SCRIPTS/initramfs.sh" patched >/dev/null
 	BUILD=$scratch INITRAMFS_DIR=$scratch/initramfs RUN=$run "$SCRIPTS/boot.sh" patched >/dev/null ||
 		die "check-series: the series up to $p does not boot (console: $run/console.log)"
-	for t in $boot_tests; do
-		grep -q "^ok [0-9]* selftests: forkpin: ${t}[[:space:]]*\$" "$run/results.tap" ||
-			die "check-series: $t fails with the series up to $p (TAP: $run/results.tap)"
-	done
-	python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import verdict
-s = verdict.parse_console(sys.argv[2])
-[print(f"{w}: {l}") for w, l in s]
-sys.exit(1 if s else 0)' "$SCRIPTS" "$run/console.log" ||
-		die "check-series: kernel splat with the series up to $p (console: $run/console.log)"
+	"$SCRIPTS/verdict.py" check-run "$run" $boot_tests >"$run/problems" ||
+		{ cat "$run/problems" >&2; die "check-series: with the series up to $p: $(head -n 1 "$run/problems") (run: $run)"; }
 }
 
 for ((k = 1; k <= ${#patches[@]}; k++)); do

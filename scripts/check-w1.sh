@@ -16,6 +16,7 @@ for f in base patched; do
 done
 files=$(cd "$PATCHES" && sed -n 's|^+++ b/\(.*\.c\)$|\1|p' $(series_patches patched) | sort -u)
 command -v sparse >/dev/null || die "check-w1: sparse not found: apt-get install sparse"
+kernel_cc "$BUILD"
 bad=0
 for c in $files; do
 	o=${c%.c}.o
@@ -23,13 +24,13 @@ for c in $files; do
 	for f in base patched; do
 		[ -f "$BUILD/$f/src/$c" ] || { warns[$f]=0; continue; }
 		rm -f "$BUILD/$f/obj/$o"	# compile it now, with W=1
-		warns[$f]=$(make -C "$BUILD/$f/src" O="$BUILD/$f/obj" W=1 C=1 CC="ccache gcc" "$o" 2>&1 |
+		warns[$f]=$(make -C "$BUILD/$f/src" O="$BUILD/$f/obj" W=1 C=1 CC="$cc" "$o" 2>&1 |
 			grep -c 'warning:' || true)
 	done
 	if [ "${warns[patched]}" -gt "${warns[base]}" ]; then
 		say "check-w1: $c: ${warns[patched]} W=1/sparse warnings patched, ${warns[base]} on base"
 		rm -f "$BUILD/patched/obj/$o"
-		make -C "$BUILD/patched/src" O="$BUILD/patched/obj" W=1 C=1 "$o" 2>&1 | grep -A3 'warning:' >&2
+		make -C "$BUILD/patched/src" O="$BUILD/patched/obj" W=1 C=1 CC="$cc" "$o" 2>&1 | grep -A3 'warning:' >&2
 		bad=1
 	fi
 	unset warns

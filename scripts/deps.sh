@@ -3,8 +3,9 @@
 # scripts/deps.sh [WHAT] - install the Debian packages forkpin needs.
 #
 # The one list of what the harness needs. As root, what is missing is
-# installed with apt-get (the list printed first); otherwise the exact
-# apt-get line is printed and the exit status is 2.
+# installed with apt-get, quietly (one line naming them; apt's output only
+# if it fails); otherwise the exact apt-get line is printed and the exit
+# status is 2.
 # WHAT: run (default: make, make check), host (make run-host), bench.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -37,9 +38,13 @@ if [ "$(id -u)" != 0 ]; then
 	echo "forkpin: error: missing packages; as root run: apt-get install -y$missing" >&2
 	exit 2
 fi
-say "deps: installing:$missing"
+# One line for the set; apt's output only if it fails.
+say "deps: installing the ${1:-run} set:$missing"
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y --no-install-recommends $missing; then
-	apt-get update && apt-get install -y --no-install-recommends $missing ||
-		die "apt-get install$missing failed"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+apt_install() { apt-get install -y --no-install-recommends $missing >>"$log" 2>&1; }
+if ! apt_install && ! { apt-get update >>"$log" 2>&1 && apt_install; }; then
+	cat "$log" >&2
+	die "apt-get install$missing failed (apt's output above)"
 fi

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # scripts/initramfs.sh FLAVOR - the guest's initramfs: busybox-static, the
 # selftests, the list of tests to run (TESTS=, default all) with their
-# timeouts, and scripts/guest-init.sh as /init. Written with the kernel's
-# own usr/gen_init_cpio, into INITRAMFS_DIR (default: the flavor's
-# directory; make bench uses its own).
+# timeouts, scripts/guest-init.sh as /init and the runner it calls,
+# scripts/run-tests.sh. Written with the kernel's own usr/gen_init_cpio,
+# into INITRAMFS_DIR (default: the flavor's directory; make bench uses
+# its own).
 # TESTS may also name a built, not-run program (TEST_GEN_FILES: the
 # benchmark).
 set -eu
@@ -50,6 +51,7 @@ dir /bin 0755 0 0
 file /bin/busybox $busybox 0755 0 0
 file /init $SCRIPTS/guest-init.sh 0755 0 0
 dir /forkpin 0755 0 0
+file /forkpin/run-tests.sh $SCRIPTS/run-tests.sh 0755 0 0
 dir /forkpin/tests 0755 0 0
 file /forkpin/tests.list $list 0644 0 0
 EOT

@@ -41,6 +41,22 @@ kernel_version() {
 		END { if (v != "") printf "%s.%s.%s%s\n", v, p, s, e }' "$1/Makefile"
 }
 
+# kernel_cc BASEDIR: the one choice of compiler for kernel builds, in
+# $cc: "ccache gcc", or gcc with CCACHE=0 or without ccache. The cache
+# lives in CCACHE_DIR, at most CCACHE_SIZE (default 8G); BASEDIR, the
+# tree the build's paths start from, becomes CCACHE_BASEDIR, so that the
+# keys do not depend on where the clone is.
+kernel_cc() {
+	cc=gcc
+	if [ "${CCACHE:-1}" = 0 ] || ! command -v ccache >/dev/null; then
+		return 0
+	fi
+	cc="ccache gcc"
+	export CCACHE_BASEDIR=$1
+	mkdir -p "$CCACHE_DIR"
+	ccache -M "${CCACHE_SIZE:-8G}" >/dev/null
+}
+
 # elapsed SECONDS: "3m07s"
 elapsed() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 

@@ -4,10 +4,11 @@
 # hardware, bare metal, any VM) instead of in QEMU.
 #
 # Builds the tests against the host's headers, with kselftest.h and lib.mk
-# taken from the base tree (scripts/base.sh), runs each as root with its
-# timeout, marks the kernel log around each test and judges the results
-# with verdict.py: no case may fail, every skip says why, and any kernel
-# splat logged during the run fails it.
+# taken from the base tree (scripts/base.sh), runs them as root with the
+# guest's runner (scripts/run-tests.sh: each with its timeout, the kernel
+# log marked around each) and judges the results with verdict.py: no
+# case may fail, every skip says why, and any kernel splat logged during
+# the run fails it. Results in $BUILD/host/run, as boot.sh's.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -31,29 +32,24 @@ grep -q ' /sys/kernel/debug debugfs' /proc/mounts ||
 	say "run-host: debugfs not mounted and cannot be: gup_test cases will skip"
 
 timeout=${TEST_TIMEOUT:-$(sed -n 's/^timeout=//p' "$SELFTESTS/settings")}
-results=$run/results.tap
 : >"$dir/tests.list"
-uname -r >"$dir/kversion"
-echo "TAP version 13" >"$results"
-echo "# forkpin host: $(uname -r)" >>"$results"
-mark="forkpin: host run $$ $(date +%s)"
-echo "$mark" >/dev/kmsg
-status=0
 for p in $progs; do
 	[ -x "$dir/selftests/$p" ] || die "TESTS: no test program '$p'"
 	echo "$p $timeout" >>"$dir/tests.list"
-	say "run-host: $p"
-	echo "forkpin: begin $p" >/dev/kmsg
-	rc=0
-	(cd /tmp && timeout -s KILL "$timeout" "$dir/selftests/$p") >"$run/$p.out" 2>&1 </dev/null || rc=$?
-	echo "forkpin: end $p rc=$rc" >/dev/kmsg
-	{
-		echo "# forkpin-begin: $p"
-		sed 's/^/# /' "$run/$p.out"
-		echo "# forkpin-end: $p rc=$rc"
-	} >>"$results"
-	case $rc in 0|4) ;; *) status=1 ;; esac
 done
+uname -r >"$dir/kversion"
+mark="forkpin: host run $$ $(date +%s)"
+echo "$mark" >/dev/kmsg
+# The guest's runner, with the TAP into results.tap and each program's
+# name on the terminal as it starts.
+set +e
+"$SCRIPTS/run-tests.sh" "$dir/tests.list" "$dir/selftests" host | tee "$run/results.tap" |
+	while IFS= read -r line; do
+		case $line in "# forkpin-begin: "*) say "run-host: ${line#*: }" ;; esac
+	done
+status=${PIPESTATUS[0]}
+set -e
+say "run-host: finished, status $status ($(grep -c '^# forkpin-end:' "$run/results.tap") tests run)"
 # The kernel log from our mark on: splats during the run fail it.
 dmesg | sed -n "/$mark/,\$p" >"$run/console.log"
 echo "host $(uname -r) guest-status=$status" >"$run/status"

@@ -56,13 +56,9 @@
 #include <sys/wait.h>
 #include <linux/kernel-page-flags.h>
 
-#include "../kselftest.h"
 #include "mem_util.h"
 #include "pin_util.h"
 
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
 enum { THP_A, THP_B, THP_C, THP_D, THP_E, NR_THPS };
 #define PINNED_PAGE	40	/* in THP B */
 
@@ -349,16 +345,15 @@ static bool pagemap_ok(const char *who, bool pin)
  */
 static bool fork_case(bool parent_writes, bool pin)
 {
-	int go[2], done[2], status;
+	struct comm_pipes cp;
 	bool ok = true;
+	int status;
 	size_t i;
 	pid_t pid;
-	char c;
 
-	if (pipe(go) || pipe(done))
+	if (!comm_pipes_setup(&cp))
 		return false;
 	if (pin && pin_start(page(pinned), pagesize, PIN_LONGTERM_TEST_FLAG_USE_WRITE)) {
-		ksft_print_msg("PIN_LONGTERM_TEST_START failed: %s\n", strerror(errno));
 		pin = false;
 		ok = false;
 		goto out;
@@ -387,7 +382,8 @@ static bool fork_case(bool parent_writes, bool pin)
 		    !content_ok("child", false))
 			_exit(1);
 		/* The parent's writes would make pages exclusive again. */
-		if (write(done[1], "c", 1) != 1 || read(go[0], &c, 1) != 1)
+		comm_pipes_keep(&cp, true);
+		if (!comm_tell(cp.to_parent[1], 'c') || !comm_hear(cp.to_child[0], -1))
 			_exit(2);
 		if (!parent_writes) {
 			write_all();
@@ -396,16 +392,19 @@ static bool fork_case(bool parent_writes, bool pin)
 		_exit(content_ok("child after the parent's writes", false) ? 0 : 1);
 	}
 
-	close(done[1]);		/* a child that died early reads as EOF */
-	done[1] = -1;
+	comm_pipes_keep(&cp, false);	/* a child that died early reads as EOF */
 	ok = pagemap_ok("parent", pin) && unprotect("parent");
 	/* Until the child has looked, nobody writes: a COW ends the sharing. */
-	if (read(done[0], &c, 1) != 1)
+	if (comm_hear(cp.to_parent[0], -1) != 'c') {
+		ksft_print_msg("the child did not finish its checks after fork() (see below)\n");
 		ok = false;
+	}
 	if (parent_writes)
 		write_all();
-	if (write(go[1], "g", 1) != 1)
+	if (!comm_tell(cp.to_child[1], 'g')) {
+		ksft_print_msg("cannot wake the child: %s\n", strerror(errno));
 		ok = false;
+	}
 	waitpid(pid, &status, 0);
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		ksft_print_msg("the child failed (status %#x)\n", status);
@@ -417,11 +416,7 @@ static bool fork_case(bool parent_writes, bool pin)
 out:
 	if (pin)
 		pin_stop();
-	close(go[0]);
-	close(go[1]);
-	close(done[0]);
-	if (done[1] >= 0)
-		close(done[1]);
+	comm_pipes_close(&cp);
 	return ok;
 }
 
@@ -452,9 +447,6 @@ int main(void)
 	const char *gup_missing = NULL;
 	unsigned int c;
 
-	/* Line-buffered: a test that crashes the kernel keeps its output. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-
 	mem_init();
 	ksft_print_header();
 	ksft_set_plan(ARRAY_SIZE(cases));
@@ -464,17 +456,11 @@ int main(void)
 
 		if (!why)
 			why = cases[c].shmem ? setup_shmem() : setup();
-		if (why) {
-			ksft_test_result_skip("%s (%s)\n", cases[c].desc, why);
-		} else {
-			if (!cases[c].shmem && !have_swap)
-				ksft_print_msg("no swap: THP C keeps all its pages\n");
-			ksft_test_result(fork_case(cases[c].parent_writes, cases[c].pin),
-					 "%s\n", cases[c].desc);
-		}
+		if (!why && !cases[c].shmem && !have_swap)
+			ksft_print_msg("no swap: THP C keeps all its pages\n");
+		report_result(why ? SKIP : fork_case(cases[c].parent_writes, cases[c].pin) ?
+			      PASS : FAIL, why, "%s", cases[c].desc);
 		region_free(&r);
 	}
-	if (ksft_get_fail_cnt())
-		ksft_exit_fail();
-	ksft_finished();
+	finish(false);
 }

@@ -33,7 +33,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -47,12 +46,8 @@
 #include <sys/wait.h>
 #include <linux/userfaultfd.h>
 
-#include "../kselftest.h"
 #include "mem_util.h"
-
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB 0x0004U
-#endif
+#include "report.h"
 
 #define HPAGE		(2UL << 20)
 #define MAP_LEN		(4 * HPAGE)
@@ -261,22 +256,6 @@ static bool present(const char *addr)
 	return pagemap_entry(addr) & PM_PRESENT;
 }
 
-/* One byte over a pipe, waiting at most 60 s. */
-static bool send_byte(int fd, char c)
-{
-	return write(fd, &c, 1) == 1;
-}
-
-static char recv_byte(int fd, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char c;
-
-	if (poll(&pfd, 1, timeout_ms) != 1 || read(fd, &c, 1) != 1)
-		return 0;
-	return c;
-}
-
 /*
  * The reader: maps the file, faults one page in - which shares the
  * writer's PMD table - and says whether it did ('S': the writer's other
@@ -285,38 +264,41 @@ static char recv_byte(int fd, int timeout_ms)
  * ('D'), and checks that the page the writer touched after the split is
  * not in its table: the writer no longer shares it. Exits 0 if all held.
  */
-static int reader(int fd, int to_writer, int from_writer)
+static int reader(int fd, struct comm_pipes *p)
 {
 	size_t touched = SHARED_TOUCHED * HPAGE;
+	int to_writer = p->to_parent[1], from_writer = p->to_child[0];
 	unsigned int i, rounds = 0;
 	bool done = false;
 	char *mem;
 
-	if (recv_byte(from_writer, 60000) != 'T')
+	if (comm_hear(from_writer, 60000) != 'T') {
+		ksft_print_msg("reader: no word from the writer within 60 s\n");
 		return 1;
+	}
 	mem = map_pud_aligned(fd);
 	if (!mem) {
 		ksft_print_msg("reader: mmap() of 1 GiB at a 1 GiB boundary failed\n");
-		send_byte(to_writer, 'E');
+		comm_tell(to_writer, 'E');
 		return 1;
 	}
 	(void)*(volatile char *)mem;
 	for (i = 1; i < SHARED_TOUCHED && present(mem + i * HPAGE); i++)
 		;
-	send_byte(to_writer, i == SHARED_TOUCHED ? 'S' : 'N');
+	comm_tell(to_writer, i == SHARED_TOUCHED ? 'S' : 'N');
 	if (i != SHARED_TOUCHED)
 		return 0;
 	if (!intact(mem, 0, touched, "reader, before the split"))
 		return 1;
-	send_byte(to_writer, 'R');
+	comm_tell(to_writer, 'R');
 	/* Read while the writer splits: at most 100 rounds, then wait. */
 	while (!done && rounds < 100) {
 		if (!intact(mem, 0, touched, "reader, during the split"))
 			return 1;
 		rounds++;
-		done = recv_byte(from_writer, 0) == 'D';
+		done = comm_hear(from_writer, 0) == 'D';
 	}
-	if (!done && recv_byte(from_writer, 60000) != 'D') {
+	if (!done && comm_hear(from_writer, 60000) != 'D') {
 		ksft_print_msg("reader: the writer did not finish its split\n");
 		return 1;
 	}
@@ -331,10 +313,10 @@ static int reader(int fd, int to_writer, int from_writer)
 
 static enum result pmd_share_split(const char **why)
 {
-	int to_reader[2] = { -1, -1 }, to_writer[2] = { -1, -1 };
 	int fd, status = -1;
 	enum result res = FAIL;
 	char *mem = NULL, c;
+	struct comm_pipes p;
 	pid_t pid = -1;
 
 	fd = memfd_create("forkpin-pmd-share", MFD_HUGETLB);
@@ -344,28 +326,25 @@ static enum result pmd_share_split(const char **why)
 	}
 	if (ftruncate(fd, PUD_LEN)) {
 		*why = "ftruncate() of a hugetlb memfd to 1 GiB failed";
-		res = SKIP;
-		goto out;
+		close(fd);
+		return SKIP;
 	}
-	if (pipe(to_reader) || pipe(to_writer)) {
-		ksft_print_msg("pipe() failed\n");
-		goto out;
+	if (!comm_pipes_setup(&p)) {
+		close(fd);
+		return FAIL;
 	}
 	/* Before mapping: the reader must map the file itself, not inherit it. */
 	pid = fork();
 	if (pid < 0) {
-		ksft_print_msg("fork() failed\n");
+		ksft_print_msg("fork() failed: %s\n", strerror(errno));
 		goto out;
 	}
 	if (!pid) {
 		/* Only the writer holds its ends: either side sees the other die. */
-		close(to_reader[1]);
-		close(to_writer[0]);
-		_exit(reader(fd, to_writer[1], to_reader[0]));
+		comm_pipes_keep(&p, true);
+		_exit(reader(fd, &p));
 	}
-	close(to_reader[0]);
-	close(to_writer[1]);
-	to_reader[0] = to_writer[1] = -1;
+	comm_pipes_keep(&p, false);
 
 	mem = map_pud_aligned(fd);
 	if (!mem) {
@@ -374,17 +353,21 @@ static enum result pmd_share_split(const char **why)
 		goto out;
 	}
 	fill(mem, 0, SHARED_TOUCHED * HPAGE);
-	send_byte(to_reader[1], 'T');
-	c = recv_byte(to_writer[0], 60000);
-	if (c != 'S') {
-		if (c == 'N') {
-			*why = "the second mapping did not share the PMD page table (needs x86-64 with CONFIG_ARCH_WANT_HUGE_PMD_SHARE)";
-			res = SKIP;
-		}
+	comm_tell(p.to_child[1], 'T');
+	c = comm_hear(p.to_parent[0], 60000);
+	if (c == 'N') {
+		*why = "the second mapping did not share the PMD page table (needs x86-64 with CONFIG_ARCH_WANT_HUGE_PMD_SHARE)";
+		res = SKIP;
 		goto out;
 	}
-	if (recv_byte(to_writer[0], 60000) != 'R')
+	if (c != 'S') {
+		ksft_print_msg("the reader did not say whether it shares the PMD table (see above)\n");
 		goto out;
+	}
+	if (comm_hear(p.to_parent[0], 60000) != 'R') {
+		ksft_print_msg("the reader did not finish its first read (see above)\n");
+		goto out;
+	}
 	/*
 	 * Split at 8 MiB and 10 MiB, inside the shared 1 GiB: both new
 	 * boundaries lose the PUD alignment, so the split must unshare.
@@ -395,35 +378,28 @@ static enum result pmd_share_split(const char **why)
 	}
 	/* After the split our faults fill a table of our own. */
 	fill(mem, SHARED_AFTER * HPAGE, HPAGE);
-	send_byte(to_reader[1], 'D');
+	comm_tell(p.to_child[1], 'D');
 	if (!intact(mem, 0, SHARED_TOUCHED * HPAGE, "writer, after the split"))
 		goto out;
-	if (waitpid(pid, &status, 0) == pid) {
-		pid = -1;
-		if (WIFEXITED(status) && !WEXITSTATUS(status))
-			res = PASS;
-		else
-			ksft_print_msg("the reader failed (status %#x)\n", status);
+	if (waitpid(pid, &status, 0) != pid) {
+		ksft_print_msg("waitpid() failed: %s\n", strerror(errno));
+		goto out;
 	}
+	pid = -1;
+	if (WIFEXITED(status) && !WEXITSTATUS(status))
+		res = PASS;
+	else
+		ksft_print_msg("the reader failed (status %#x)\n", status);
 out:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
+	kill_child(pid);
 	if (mem)
 		munmap(mem, PUD_LEN);
-	close(to_reader[0]);
-	close(to_reader[1]);
-	close(to_writer[0]);
-	close(to_writer[1]);
+	comm_pipes_close(&p);
 	close(fd);
 	return res;
 }
 
-static const struct {
-	const char *desc;
-	enum result (*fn)(const char **why);
-} cases[] = {
+static const struct test_case cases[] = {
 	{ "MAP_SHARED hugetlb memfd, mprotect() of the first 2 MiB splits it: contents intact, no kernel splat",
 	  shared_mprotect },
 	{ "MAP_SHARED hugetlb memfd, munmap() of the last 2 MiB splits it: contents intact, no kernel splat",
@@ -442,55 +418,7 @@ static const struct {
 
 int main(void)
 {
-	const char *missing = NULL;
-	unsigned int i;
-	int fd;
-
-	/* Line-buffered: a test that crashes the kernel keeps its output. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-
 	mem_init();
-	ksft_print_header();
-	ksft_set_plan(ARRAY_SIZE(cases));
-	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-	if (fd < 0)
-		missing = "cannot read the kernel log /dev/kmsg (need root, CONFIG_PRINTK)";
-	else
-		close(fd);
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		const char *why = NULL;
-		enum result res;
-		char splat[256];
-
-		if (missing) {
-			ksft_test_result_skip("%s (%s)\n", cases[i].desc, missing);
-			continue;
-		}
-		fd = kmsg_mark_case(cases[i].desc);
-		/* No case may block for long: SIGALRM ends the program. */
-		alarm(120);
-		res = cases[i].fn(&why);
-		alarm(0);
-		/* A splat fails the case, whatever else it found. */
-		if (kmsg_splat_since(fd, splat, sizeof(splat))) {
-			ksft_print_msg("kernel splat during the case: %s\n", splat);
-			res = FAIL;
-		}
-		close(fd);
-		switch (res) {
-		case PASS:
-			ksft_test_result_pass("%s\n", cases[i].desc);
-			break;
-		case FAIL:
-			ksft_test_result_fail("%s\n", cases[i].desc);
-			break;
-		case SKIP:
-			ksft_test_result_skip("%s (%s)\n", cases[i].desc, why);
-			break;
-		}
-	}
-	ksft_print_cnts();
-	if (ksft_get_fail_cnt())
-		return KSFT_FAIL;
-	return missing ? KSFT_SKIP : KSFT_PASS;
+	/* No case may block for long: SIGALRM ends the program. */
+	run_cases(cases, ARRAY_SIZE(cases), NULL, true, 120);
 }

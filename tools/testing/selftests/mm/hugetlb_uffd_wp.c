@@ -82,22 +82,14 @@
 #include <linux/kernel-page-flags.h>
 #include <linux/userfaultfd.h>
 
-#include "../kselftest.h"
 #include "mem_util.h"
 #include "pin_util.h"
 
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB 0x0004U
-#endif
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
 #endif
 #ifndef UFFD_FEATURE_WP_HUGETLBFS_SHMEM
 #define UFFD_FEATURE_WP_HUGETLBFS_SHMEM (1 << 12)
-#endif
-/* /proc/pid/pagemap: the entry is uffd-wp protected. */
-#ifndef PM_UFFD_WP
-#define PM_UFFD_WP (1ULL << 57)
 #endif
 
 #define CASE_TIMEOUT		30	/* s, one case in its own process */
@@ -516,10 +508,8 @@ static enum result unshare_case(const struct tcase *c, const char **why)
 		goto out;
 	}
 	before = pagemap_entry(r.mem);
-	if (pin_start(r.mem, pagesize, 0)) {
-		ksft_print_msg("R/O PIN_LONGTERM_TEST_START failed: %s\n", strerror(errno));
+	if (pin_start(r.mem, pagesize, 0))
 		goto out;
-	}
 	pinned = true;
 	after = pagemap_entry(r.mem);
 	ksft_print_msg("%s: the R/O pin %s the page\n", mt->desc,
@@ -551,10 +541,7 @@ static enum result unshare_case(const struct tcase *c, const char **why)
 out:
 	if (pinned)
 		pin_stop();
-	if (child > 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-	}
+	kill_child(child);
 	if (uffd >= 0)
 		close(uffd);
 	region_free(&r);
@@ -601,10 +588,8 @@ static enum result fork_case(const struct tcase *c, const char **why)
 	}
 	/* A R/W pin of a write-protected page would raise a uffd-wp fault. */
 	if (c->pin == PIN_RW) {
-		if (pin_start(r.mem, pagesize, PIN_LONGTERM_TEST_FLAG_USE_WRITE)) {
-			ksft_print_msg("R/W PIN_LONGTERM_TEST_START failed: %s\n", strerror(errno));
+		if (pin_start(r.mem, pagesize, PIN_LONGTERM_TEST_FLAG_USE_WRITE))
 			goto out;
-		}
 		pinned = true;
 	}
 	uffd = uffd_protect(&r, mt, c->ef, why);
@@ -613,10 +598,8 @@ static enum result fork_case(const struct tcase *c, const char **why)
 		goto out;
 	}
 	if (c->pin == PIN_RO) {
-		if (pin_start(r.mem, pagesize, 0)) {
-			ksft_print_msg("R/O PIN_LONGTERM_TEST_START failed: %s\n", strerror(errno));
+		if (pin_start(r.mem, pagesize, 0))
 			goto out;
-		}
 		pinned = true;
 	}
 	if (c->kind == ANON_THP && !page_has_kflag(r.mem, KPF_THP)) {
@@ -625,8 +608,10 @@ static enum result fork_case(const struct tcase *c, const char **why)
 		goto out;
 	}
 	rep = mmap(NULL, pagesize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (rep == MAP_FAILED)
+	if (rep == MAP_FAILED) {
+		ksft_print_msg("mmap() of the child's report failed: %s\n", strerror(errno));
 		goto out;
+	}
 	memset(rep, 0, sizeof(*rep));
 	if (!monitor_start(&m, uffd, c->ef, &r)) {
 		ksft_print_msg("cannot start the monitor thread\n");
@@ -758,7 +743,6 @@ static enum result fork_ro_case(const struct tcase *c, const char **why)
 	uint64_t parent_pfn, after_pfn, child_pfn;
 	enum result res = FAIL;
 	bool pinned = false, copied;
-	char *buf = NULL;
 	int status;
 	pid_t pid;
 
@@ -770,10 +754,8 @@ static enum result fork_ro_case(const struct tcase *c, const char **why)
 	/* The parent's data; for a memfd, not what its pagecache holds. */
 	memset(r.mem, VAL_PARENT, r.size);
 	if (c->pin == PIN_RW) {
-		if (pin_start(r.mem, pagesize, PIN_LONGTERM_TEST_FLAG_USE_WRITE)) {
-			ksft_print_msg("R/W PIN_LONGTERM_TEST_START failed: %s\n", strerror(errno));
+		if (pin_start(r.mem, pagesize, PIN_LONGTERM_TEST_FLAG_USE_WRITE))
 			goto out;
-		}
 		pinned = true;
 	}
 	if (mprotect(r.mem, r.size, PROT_READ)) {
@@ -788,8 +770,10 @@ static enum result fork_ro_case(const struct tcase *c, const char **why)
 	}
 	parent_pfn = pagemap_entry(r.mem) & PM_PFN_MASK;
 	rep = mmap(NULL, pagesize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (rep == MAP_FAILED)
+	if (rep == MAP_FAILED) {
+		ksft_print_msg("mmap() of the child's report failed: %s\n", strerror(errno));
 		goto out;
+	}
 	memset(rep, 0, sizeof(*rep));
 	fflush(stdout);
 	pid = fork();
@@ -850,17 +834,13 @@ static enum result fork_ro_case(const struct tcase *c, const char **why)
 		ksft_print_msg("the parent's page was replaced in fork()\n");
 		res = FAIL;
 	}
-	if (pinned) {
-		buf = malloc(pagesize);
-		if (!buf || pin_read(buf) || !all_bytes(buf, pagesize, VAL_PARENT)) {
-			ksft_print_msg("the pinned page does not hold the parent's data\n");
-			res = FAIL;
-		}
+	if (pinned && !pin_holds(pagesize, VAL_PARENT)) {
+		ksft_print_msg("the pinned page does not hold the parent's data\n");
+		res = FAIL;
 	}
 out:
 	if (pinned)
 		pin_stop();
-	free(buf);
 	if (rep != MAP_FAILED)
 		munmap(rep, pagesize);
 	region_free(&r);
@@ -949,34 +929,31 @@ static const char *case_unsupported(const struct tcase *c)
 	return NULL;
 }
 
-/* Shared with the case processes: why a case skipped. */
-static char *skip_why;
-#define SKIP_WHY_SIZE 256
+/* Shared with the case processes: the last one's verdict. */
+static struct verdict *verdict;
 
 /* One case in its own process, with a deadline. */
 static void run_case(const struct tcase *c)
 {
 	const char *why = case_unsupported(c);
+	enum result res = FAIL;
 	int status;
 	pid_t pid;
 
 	if (why) {
-		ksft_test_result_skip("%s (%s)\n", c->desc, why);
+		report_result(SKIP, why, "%s", c->desc);
 		return;
 	}
-	skip_why[0] = 0;
+	*verdict = (struct verdict){ .res = FAIL };
 	fflush(stdout);
 	pid = fork();
 	if (!pid) {
-		enum result res;
-
 		alarm(CASE_TIMEOUT);
 		why = NULL;
-		res = c->fn(c, &why);
-		if (res == SKIP)
-			snprintf(skip_why, SKIP_WHY_SIZE, "%s", why ? why : "?");
+		verdict->res = c->fn(c, &why);
+		snprintf(verdict->why, sizeof(verdict->why), "%s", why ? why : "");
 		fflush(stdout);
-		_exit(res == PASS ? 0 : res == SKIP ? 4 : 1);
+		_exit(0);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) != pid) {
 		ksft_print_msg("cannot run the case: %s\n", strerror(errno));
@@ -985,24 +962,19 @@ static void run_case(const struct tcase *c)
 	/* The pins are system-wide: never leave any behind. */
 	if (!gup_missing)
 		pin_stop();
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		ksft_test_result_pass("%s\n", c->desc);
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 4) {
-		ksft_test_result_skip("%s (%s)\n", c->desc, skip_why);
-	} else {
-		if (WIFSIGNALED(status))
-			ksft_print_msg("the case process died of signal %d%s\n", WTERMSIG(status),
-				       WTERMSIG(status) == SIGALRM ? " (deadline)" : "");
-		ksft_test_result_fail("%s\n", c->desc);
-	}
+	if (status != -1 && WIFEXITED(status) && !WEXITSTATUS(status))
+		res = verdict->res;
+	else if (status != -1 && WIFSIGNALED(status))
+		ksft_print_msg("the case process died of signal %d%s\n", WTERMSIG(status),
+			       WTERMSIG(status) == SIGALRM ? " (deadline)" : "");
+	else if (status != -1)
+		ksft_print_msg("the case process exited with %d\n", WEXITSTATUS(status));
+	report_result(res, verdict->why[0] ? verdict->why : NULL, "%s", c->desc);
 }
 
 int main(void)
 {
 	unsigned int i;
-
-	/* Line-buffered: a test that crashes the kernel keeps its output. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	mem_init();
 	build_cases();
@@ -1013,19 +985,12 @@ int main(void)
 	uffd_probe();
 	if (uffd_missing)
 		ksft_print_msg("uffd-wp unavailable: %s\n", uffd_missing);
-	skip_why = mmap(NULL, SKIP_WHY_SIZE, PROT_READ | PROT_WRITE,
-			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (skip_why == MAP_FAILED)
-		ksft_exit_fail_msg("mmap() failed\n");
+	verdict = mmap(NULL, sizeof(*verdict), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (verdict == MAP_FAILED)
+		ksft_exit_fail_msg("mmap() failed: %s\n", strerror(errno));
 
 	for (i = 0; i < nr_cases; i++)
 		run_case(&cases[i]);
-
-	if (ksft_get_fail_cnt())
-		ksft_exit_fail();
-	if (ksft_get_xskip_cnt() == (int)nr_cases) {
-		ksft_print_cnts();
-		return KSFT_SKIP;
-	}
-	ksft_finished();
+	finish(false);
 }

@@ -3,38 +3,65 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <linux/kernel-page-flags.h>
 
+#include "../kselftest.h"
 #include "mem_util.h"
-
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB 0x0004U
-#endif
 
 size_t pagesize, thpsize, hugetlbsize;
 unsigned int scale = 1;
 
-static size_t read_sysfs_ulong(const char *path)
+/* The number after "@key:" or "@key " at the start of @line. */
+static bool key_value(const char *line, const char *key, long *val)
 {
-	unsigned long val = 0;
+	size_t len = strlen(key);
+
+	if (strncmp(line, key, len))
+		return false;
+	line += len;
+	if (*line == ':')
+		line++;
+	else if (*line != ' ' && *line != '\t')
+		return false;
+	return sscanf(line, "%ld", val) == 1;
+}
+
+bool read_key(const char *path, const char *key, long *val)
+{
 	FILE *f = fopen(path, "r");
+	bool found = false;
+	char line[512];
 
 	if (!f)
-		return 0;
-	if (fscanf(f, "%lu", &val) != 1)
-		val = 0;
+		return false;
+	if (!key)
+		found = fscanf(f, "%ld", val) == 1;
+	while (key && !found && fgets(line, sizeof(line), f))
+		found = key_value(line, key, val);
 	fclose(f);
-	return val;
+	return found;
+}
+
+bool write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	size_t len = strlen(val);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, val, len) == (ssize_t)len;
+	close(fd);
+	return ok;
 }
 
 static bool sysfs_has(const char *path, const char *word)
@@ -52,27 +79,22 @@ static bool sysfs_has(const char *path, const char *word)
 
 size_t free_hugetlb_pages(void)
 {
-	char line[128];
-	size_t n = 0;
-	FILE *f = fopen("/proc/meminfo", "r");
+	long n;
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "HugePages_Free: %zu", &n) == 1)
-			break;
-	fclose(f);
-	return n;
+	return read_key("/proc/meminfo", "HugePages_Free", &n) && n > 0 ? n : 0;
 }
 
 void mem_init(void)
 {
 	const char *env = getenv("FORKPIN_SCALE");
+	long val;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (env && atoi(env) > 0)
 		scale = atoi(env);
 	pagesize = getpagesize();
-	thpsize = read_sysfs_ulong("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+	thpsize = read_key("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", NULL, &val) &&
+		  val > 0 ? val : 0;
 	hugetlbsize = 2 * 1024 * 1024;
 }
 
@@ -130,6 +152,16 @@ int kmsg_mark_case(const char *desc)
 		close(w);
 	}
 	return fd;
+}
+
+const char *kmsg_unreadable(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd < 0)
+		return "cannot read the kernel log /dev/kmsg (need root, CONFIG_PRINTK)";
+	close(fd);
+	return NULL;
 }
 
 bool kmsg_splat_since(int fd, char *line, size_t size)
@@ -200,7 +232,6 @@ bool page_has_kflag(const void *addr, int kpf)
 long smaps_kb(const void *addr, const char *field)
 {
 	FILE *f = fopen("/proc/self/smaps", "r");
-	size_t len = strlen(field);
 	unsigned long start, end;
 	bool in = false;
 	char line[512];
@@ -216,8 +247,7 @@ long smaps_kb(const void *addr, const char *field)
 			in = start <= (uintptr_t)addr && (uintptr_t)addr < end;
 			continue;
 		}
-		if (in && !strncmp(line, field, len) && line[len] == ':' &&
-		    sscanf(line + len + 1, "%ld", &val) == 1)
+		if (in && key_value(line, field, &val))
 			break;
 	}
 	fclose(f);
@@ -232,6 +262,96 @@ bool all_bytes(const char *mem, size_t size, char val)
 		if (mem[i] != val)
 			return false;
 	return true;
+}
+
+bool expect_bytes(const char *what, const char *mem, size_t size, char val)
+{
+	size_t i;
+
+	for (i = 0; i < size; i++) {
+		if (mem[i] != val) {
+			ksft_print_msg("%s: byte %zu of %zu is %#x, expected %#x\n",
+				       what, i, size, mem[i] & 0xff, val & 0xff);
+			return false;
+		}
+	}
+	return true;
+}
+
+void kill_child(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+bool comm_pipes_setup(struct comm_pipes *p)
+{
+	p->to_parent[0] = p->to_parent[1] = p->to_child[0] = p->to_child[1] = -1;
+	if (!pipe(p->to_parent) && !pipe(p->to_child))
+		return true;
+	ksft_print_msg("pipe() failed: %s\n", strerror(errno));
+	comm_pipes_close(p);
+	return false;
+}
+
+void comm_pipes_keep(struct comm_pipes *p, bool child)
+{
+	close_fd(child ? &p->to_parent[0] : &p->to_parent[1]);
+	close_fd(child ? &p->to_child[1] : &p->to_child[0]);
+}
+
+void comm_pipes_close(struct comm_pipes *p)
+{
+	close_fd(&p->to_parent[0]);
+	close_fd(&p->to_parent[1]);
+	close_fd(&p->to_child[0]);
+	close_fd(&p->to_child[1]);
+}
+
+bool comm_send(int fd, const void *buf, size_t len)
+{
+	return write(fd, buf, len) == (ssize_t)len;
+}
+
+bool comm_recv(int fd, void *buf, size_t len, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = poll(&pfd, 1, ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != 1)
+			return false;
+		n = read(fd, (char *)buf + got, len - got);
+		if (n <= 0)
+			return false;
+		got += n;
+	}
+	return true;
+}
+
+bool comm_tell(int fd, char c)
+{
+	return comm_send(fd, &c, 1);
+}
+
+char comm_hear(int fd, int ms)
+{
+	char c;
+
+	return comm_recv(fd, &c, 1, ms) ? c : 0;
 }
 
 void region_free(struct region *r)
@@ -355,7 +475,7 @@ static const char *setup_ksm(struct region *r)
 {
 	const char *run = "/sys/kernel/mm/ksm/run";
 	bool restored;
-	size_t was;
+	long was;
 	char old;
 	int i, fd;
 
@@ -370,7 +490,8 @@ static const char *setup_ksm(struct region *r)
 	if (madvise(r->mem, r->size, MADV_MERGEABLE))
 		return "MADV_MERGEABLE failed";
 	/* Run ksmd until the pages are merged, then leave it as it was. */
-	was = read_sysfs_ulong(run);
+	if (!read_key(run, NULL, &was))
+		was = 0;
 	fd = open(run, O_WRONLY);
 	if (fd < 0 || write(fd, "1", 1) != 1) {
 		if (fd >= 0)

@@ -4,7 +4,9 @@
  * backend maps some memory in one well-defined state (anonymous base page,
  * swapped out, PMD- or PTE-mapped THP, hugetlb, KSM, private file mapping,
  * shmem THP in a shared or private mapping, shared zeropage, ...) and says
- * why when it cannot.
+ * why when it cannot. Also the small helpers every test program needs:
+ * /proc and sysfs values, pipes between a parent and its child, the
+ * kernel log. How a case reports its result: report.h.
  */
 #ifndef __FORKPIN_MEM_UTIL_H
 #define __FORKPIN_MEM_UTIL_H
@@ -12,9 +14,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
+#include <sys/types.h>
 
-/* What a test case found. */
-enum result { PASS, FAIL, SKIP };
+/* Older C libraries: the values are the kernel's uapi ones. */
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
 
 extern size_t pagesize, thpsize, hugetlbsize;
 
@@ -52,10 +61,25 @@ struct backend {
 extern const struct backend backends[];
 extern const unsigned int nr_backends;
 
-/* Call once: page sizes, THP and hugetlb availability. */
+/*
+ * Call once, first: page sizes, THP and hugetlb availability, FORKPIN_SCALE;
+ * stdout line-buffered, so that a test that crashes the kernel keeps its
+ * output.
+ */
 void mem_init(void);
 /* HugePages_Free from /proc/meminfo (0 if unknown). */
 size_t free_hugetlb_pages(void);
+
+/*
+ * read_key - the number after @key in a "key: value" or "key value" file
+ * (/proc/meminfo, /proc/vmstat, /proc/self/status, ...), or with @key NULL
+ * the number a file holds (sysfs, debugfs, /proc/sys, cgroup files): the
+ * one reader of /proc and sysfs values. False if the file or key is
+ * missing.
+ */
+bool read_key(const char *path, const char *key, long *val);
+/* Writes @val to the file @path (sysfs, /proc/sys, cgroup files); false if not all of it. */
+bool write_file(const char *path, const char *val);
 void region_free(struct region *r);
 /* Private anonymous memory of @size at an @align boundary (0: any). */
 const char *map_anon(struct region *r, size_t size, size_t align, int flags);
@@ -64,6 +88,7 @@ const char *map_anon(struct region *r, size_t size, size_t align, int flags);
 #define PM_PFN_MASK		((1ULL << 55) - 1)
 #define PM_SOFT_DIRTY		(1ULL << 55)
 #define PM_MMAP_EXCLUSIVE	(1ULL << 56)
+#define PM_UFFD_WP		(1ULL << 57)
 #define PM_SWAP			(1ULL << 62)
 #define PM_PRESENT		(1ULL << 63)
 
@@ -80,6 +105,43 @@ bool page_has_kflag(const void *addr, int kpf);
 long smaps_kb(const void *addr, const char *field);
 
 bool all_bytes(const char *mem, size_t size, char val);
+/*
+ * expect_bytes - all_bytes(), and where not, says what differs: "<what>:
+ * byte N is X, expected Y".
+ */
+bool expect_bytes(const char *what, const char *mem, size_t size, char val);
+
+/* SIGKILL and reap a child; nothing for pid <= 0 (no child, or fork() failed). */
+void kill_child(pid_t pid);
+
+/*
+ * Pipes between a test process and the child it forks (the handshake of
+ * mainline's cow.c, comm_pipes): to_parent carries the child's messages
+ * (ready, a step's outcome, a report or verdict), to_child the parent's
+ * (go). After fork() each side keeps only the ends it uses
+ * (comm_pipes_keep()): the other side's death then ends its reads (EOF)
+ * instead of leaving it waiting.
+ */
+struct comm_pipes {
+	int to_parent[2];
+	int to_child[2];
+};
+
+/* Returns false, saying why and leaving nothing open, if a pipe cannot be made. */
+bool comm_pipes_setup(struct comm_pipes *p);
+/* After fork(): close the other side's ends (@child: we are the child). */
+void comm_pipes_keep(struct comm_pipes *p, bool child);
+/* Close whatever is still open; safe to call twice. */
+void comm_pipes_close(struct comm_pipes *p);
+/*
+ * @len bytes over one pipe end; comm_recv() waits at most @ms ms for
+ * each part (-1: no limit). False on error, EOF or timeout.
+ */
+bool comm_send(int fd, const void *buf, size_t len);
+bool comm_recv(int fd, void *buf, size_t len, int ms);
+/* One-byte messages (non-zero); comm_hear() returns 0 on EOF, error or timeout. */
+bool comm_tell(int fd, char c);
+char comm_hear(int fd, int ms);
 
 /*
  * map_shmem_thps - @nr shmem THPs, mapped MAP_SHARED or MAP_PRIVATE.
@@ -113,9 +175,11 @@ bool split_pmd(void *addr);
  * kmsg_splat_since() reads the records logged since the marker (or since
  * its last call) and copies the first kernel splat - a record
  * scripts/verdict.py's SPLAT matches - into line; false if there is none.
- * Close the reader after.
+ * Close the reader after. kmsg_unreadable() says why the log cannot be
+ * read, or returns NULL.
  */
 int kmsg_mark_case(const char *desc);
 bool kmsg_splat_since(int fd, char *line, size_t size);
+const char *kmsg_unreadable(void);
 
 #endif /* __FORKPIN_MEM_UTIL_H */

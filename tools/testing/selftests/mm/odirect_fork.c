@@ -36,16 +36,16 @@
 #include <linux/aio_abi.h>
 #include <linux/dm-ioctl.h>
 
-#include "../kselftest.h"
+#include "mem_util.h"
+#include "report.h"
 
 #define RAMDISK		"/dev/ram0"
 #define DM_NAME		"forkpin-delay"
 #define DELAY_MS	300
 #define IO_SIZE		512
-/* FORKPIN_SCALE=N: N times as many rounds. */
-#define ROUNDS		3
+/* FORKPIN_SCALE=N (mem_util's scale): N times as many rounds. */
+#define ROUNDS		(3 * scale)
 
-static size_t pagesize;
 static char dm_path[64];
 
 /* One DM ioctl with an optional target spec and parameter string. */
@@ -100,6 +100,10 @@ static const char *setup_device(void)
 	if (fd < 0)
 		return "need a RAM disk " RAMDISK " (CONFIG_BLK_DEV_RAM=y)";
 	buf = aligned_alloc(pagesize, pagesize);
+	if (!buf) {
+		close(fd);
+		return "aligned_alloc() failed";
+	}
 	memset(buf, 0x55, pagesize);
 	if (pwrite(fd, buf, pagesize, 0) != (ssize_t)pagesize || fstat(fd, &st)) {
 		close(fd);
@@ -137,19 +141,15 @@ static const char *setup_device(void)
 
 static bool has_data(const char *buf, bool wrote_tail)
 {
-	size_t i;
-
-	for (i = 0; i < IO_SIZE; i++)
-		if (buf[i] != 0x55) {
-			ksft_print_msg("byte %zu is %#x: the read went to a page the parent no longer has\n",
-				       i, buf[i]);
-			return false;
-		}
-	for (i = pagesize / 2; wrote_tail && i < pagesize; i++)
-		if (buf[i] != 0x22) {
-			ksft_print_msg("the parent lost its own write\n");
-			return false;
-		}
+	if (!expect_bytes("the read's buffer", buf, IO_SIZE, 0x55)) {
+		ksft_print_msg("the read went to a page the parent no longer has\n");
+		return false;
+	}
+	if (wrote_tail && !expect_bytes("the second half of the page", buf + pagesize / 2,
+					pagesize / 2, 0x22)) {
+		ksft_print_msg("the parent lost its own write\n");
+		return false;
+	}
 	return true;
 }
 
@@ -163,7 +163,7 @@ static bool read_across_fork(bool do_fork, bool dontfork)
 {
 	aio_context_t ctx = 0;
 	struct iocb cb = { 0 }, *cbs[1] = { &cb };
-	struct io_event ev;
+	struct io_event ev = { 0 };
 	pid_t pid = 0;
 	bool ok = false;
 	char *buf;
@@ -199,16 +199,15 @@ static bool read_across_fork(bool do_fork, bool dontfork)
 		/* Elsewhere in the same page: a COW fault if it is shared. */
 		memset(buf + pagesize / 2, 0x22, pagesize / 2);
 	}
-	if (syscall(__NR_io_getevents, ctx, 1, 1, &ev, NULL) != 1 || ev.res != IO_SIZE) {
-		ksft_print_msg("the read did not complete\n");
-		goto out;
-	}
-	ok = has_data(buf, do_fork);
+	if (pid < 0)
+		ksft_print_msg("fork() failed: %s\n", strerror(errno));
+	else if (syscall(__NR_io_getevents, ctx, 1, 1, &ev, NULL) != 1 || ev.res != IO_SIZE)
+		ksft_print_msg("the read did not complete (%lld bytes, expected %d)\n",
+			       (long long)ev.res, IO_SIZE);
+	else
+		ok = has_data(buf, do_fork);
 out:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
+	kill_child(pid);
 	if (ctx)
 		syscall(__NR_io_destroy, ctx);
 	if (fd >= 0)
@@ -234,37 +233,21 @@ static const struct {
 int main(void)
 {
 	const char *why;
-	unsigned int c;
-	int r, rounds = ROUNDS;
+	unsigned int c, r;
 
-	/* Line-buffered: a test that crashes the kernel keeps its output. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-
-	pagesize = getpagesize();
-	if (getenv("FORKPIN_SCALE") && atoi(getenv("FORKPIN_SCALE")) > 0)
-		rounds *= atoi(getenv("FORKPIN_SCALE"));
+	mem_init();
 	ksft_print_header();
 	ksft_set_plan(ARRAY_SIZE(cases));
 	why = geteuid() ? "need root (RAM disk and device-mapper)" : setup_device();
 	for (c = 0; c < ARRAY_SIZE(cases); c++) {
 		bool ok = true;
 
-		if (why) {
-			ksft_test_result_skip("%s (%s)\n", cases[c].desc, why);
-			continue;
-		}
 		/* Every round must deliver: one loss is the bug. */
-		for (r = 0; r < rounds && ok; r++)
+		for (r = 0; !why && r < ROUNDS && ok; r++)
 			ok = read_across_fork(cases[c].do_fork, cases[c].dontfork);
-		ksft_test_result(ok, "%s\n", cases[c].desc);
+		report_result(why ? SKIP : ok ? PASS : FAIL, why, "%s", cases[c].desc);
 	}
 	if (!why)
 		dm_remove();
-	if (ksft_get_fail_cnt())
-		ksft_exit_fail();
-	if (why) {
-		ksft_print_cnts();
-		return KSFT_SKIP;
-	}
-	ksft_finished();
+	finish(false);
 }

@@ -49,7 +49,6 @@
 #include <liburing.h>
 #endif
 
-#include "../kselftest.h"
 #include "mem_util.h"
 #include "pin_util.h"
 
@@ -61,8 +60,11 @@ static const char *gup_missing;		/* why gup_test pins are unavailable */
  */
 #define CASE_TIMEOUT	20
 
-/* In a case process: its result to the main process, and the go-ahead. */
-static int verdict_fd = -1, ack_fd = -1;
+/*
+ * In a case process: its pipes to the main process, which take its
+ * verdict to it (to_parent) and the go-ahead back (to_child).
+ */
+static struct comm_pipes *verdict_pipes;
 
 /*
  * A child of a case process dies with it, and does not keep the main
@@ -71,8 +73,7 @@ static int verdict_fd = -1, ack_fd = -1;
 static void case_child(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	close(verdict_fd);
-	close(ack_fd);
+	comm_pipes_close(verdict_pipes);
 }
 
 /* ---- pin kinds ---- */
@@ -177,10 +178,8 @@ static const char *pin_take(struct pin *p)
 	}
 	if (gup_missing)
 		return gup_missing;
-	if (pin_start(p->r->mem, p->r->size, p->kind->flags)) {
-		ksft_print_msg("PIN_LONGTERM_TEST_START failed: %s\n", strerror(errno));
-		return "";	/* not a skip: a failure */
-	}
+	if (pin_start(p->r->mem, p->r->size, p->kind->flags))
+		return "";	/* not a skip: a failure, said by pin_start() */
 	p->held = true;
 	return NULL;
 }
@@ -279,25 +278,8 @@ static pid_t prep_child(struct region *r, enum prep prep)
 static void report(enum result res, const struct backend *b,
 		   const struct pin_kind *k, unsigned int e, const char *why)
 {
-	switch (res) {
-	case PASS:
-		ksft_test_result_pass("%s, %s: %s\n", k->desc, b->desc, events[e].desc);
-		break;
-	case FAIL:
-		ksft_test_result_fail("%s, %s: %s\n", k->desc, b->desc, events[e].desc);
-		break;
-	case SKIP:
-		ksft_test_result_skip("%s, %s: %s (%s)\n", k->desc, b->desc,
-				      events[e].desc, why);
-		break;
-	}
+	report_result(res, why, "%s, %s: %s", k->desc, b->desc, events[e].desc);
 }
-
-/* A case process's result, sent to the main process before the cleanup. */
-struct verdict {
-	enum result res;
-	char why[200];
-};
 
 /*
  * Reported before the cleanup, so that a kernel that crashes on unpinning
@@ -307,10 +289,10 @@ struct verdict {
 static void send_verdict(enum result res, const char *why)
 {
 	struct verdict v = { .res = res };
-	char c;
 
 	snprintf(v.why, sizeof(v.why), "%s", why ? why : "");
-	if (write(verdict_fd, &v, sizeof(v)) != sizeof(v) || read(ack_fd, &c, 1) != 1)
+	if (!comm_send(verdict_pipes->to_parent[1], &v, sizeof(v)) ||
+	    !comm_hear(verdict_pipes->to_child[0], -1))
 		ksft_print_msg("cannot report to the main process: %s\n", strerror(errno));
 }
 
@@ -323,8 +305,9 @@ static void run_case(const struct backend *b, const struct pin_kind *k,
 	enum result res = FAIL;
 	pid_t helper = 0, pid;
 	char expect, child_sees, *buf = NULL;
-	int go[2] = { -1, -1 }, status;
+	struct comm_pipes cp = { { -1, -1 }, { -1, -1 } };
 	const char *why = NULL;
+	int status;
 
 	why = b->setup(&r);
 	if (why) {
@@ -332,10 +315,12 @@ static void run_case(const struct backend *b, const struct pin_kind *k,
 		goto out;
 	}
 	buf = malloc(r.size);
-	if (!buf || pipe(go)) {
-		ksft_print_msg("setup failed: %s\n", strerror(errno));
+	if (!buf) {
+		ksft_print_msg("malloc() failed\n");
 		goto out;
 	}
+	if (!comm_pipes_setup(&cp))
+		goto out;
 	if (k->prep != PREP_NONE) {
 		helper = prep_child(&r, k->prep);
 		if (helper < 0) {
@@ -369,11 +354,9 @@ static void run_case(const struct backend *b, const struct pin_kind *k,
 		goto out;
 	}
 	if (!pid) {
-		char c;
-
 		case_child();
-		close(go[1]);
-		if (read(go[0], &c, 1) != 1)
+		comm_pipes_keep(&cp, true);
+		if (!comm_hear(cp.to_child[0], -1))
 			_exit(2);
 		if (ev == CHILD_WRITES) {
 			memset(r.mem, 0x33, r.size);
@@ -383,20 +366,20 @@ static void run_case(const struct backend *b, const struct pin_kind *k,
 		 * Neither the parent's nor the device's write may show here;
 		 * in a shared mapping both must.
 		 */
-		_exit(all_bytes(r.mem, r.size, child_sees) ? 0 : 1);
+		_exit(expect_bytes("the child's memory", r.mem, r.size, child_sees) ? 0 : 1);
 	}
+	comm_pipes_keep(&cp, false);
 
 	if (ev == PARENT_WRITES) {
 		memset(r.mem, expect, r.size);
 	} else if (ev == DEVICE_WRITES) {
 		if (pin_device_write(&p, expect)) {
 			ksft_print_msg("the device write (io_uring READ_FIXED) failed\n");
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
+			kill_child(pid);
 			goto out;
 		}
 	}
-	if (write(go[1], "g", 1) != 1)
+	if (!comm_tell(cp.to_child[1], 'g'))
 		ksft_print_msg("cannot wake the child: %s\n", strerror(errno));
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status)) {
@@ -406,23 +389,24 @@ static void run_case(const struct backend *b, const struct pin_kind *k,
 			       "saw a write it must not see", status);
 		goto out;
 	}
-	if (!all_bytes(r.mem, r.size, expect)) {
-		ksft_print_msg("the parent sees %#x, expected %#x\n", r.mem[0], expect);
+	if (!expect_bytes("the parent's memory", r.mem, r.size, expect))
 		goto out;
-	}
 	if (p.held) {
 		if (pin_device_read(&p, buf)) {
 			ksft_print_msg("reading through the pin failed: %s\n", strerror(errno));
 			goto out;
 		}
-		if (!all_bytes(buf, r.size, expect)) {
-			ksft_print_msg("the pin sees %#x, the parent %#x: the pinned page is no longer the parent's\n",
-				       buf[0], expect);
+		if (!expect_bytes("through the pin", buf, r.size, expect)) {
+			ksft_print_msg("the pinned page is no longer the parent's\n");
 			goto out;
 		}
 		/* And the pin keeps following the parent's writes. */
 		memset(r.mem, 0x44, r.size);
-		if (pin_device_read(&p, buf) || !all_bytes(buf, r.size, 0x44)) {
+		if (pin_device_read(&p, buf)) {
+			ksft_print_msg("reading through the pin failed: %s\n", strerror(errno));
+			goto out;
+		}
+		if (!expect_bytes("through the pin", buf, r.size, 0x44)) {
 			ksft_print_msg("a later parent write did not reach the pinned page\n");
 			goto out;
 		}
@@ -431,14 +415,8 @@ static void run_case(const struct backend *b, const struct pin_kind *k,
 out:
 	send_verdict(res, why);
 	pin_drop(&p);
-	if (helper > 0) {
-		kill(helper, SIGKILL);
-		waitpid(helper, NULL, 0);
-	}
-	if (go[0] >= 0) {
-		close(go[0]);
-		close(go[1]);
-	}
+	kill_child(helper);
+	comm_pipes_close(&cp);
 	free(buf);
 	region_free(&r);
 }
@@ -454,41 +432,31 @@ static bool cleanup_failed;
 static void run_case_bounded(const struct backend *b, const struct pin_kind *k,
 			     unsigned int e)
 {
-	int vp[2], ap[2], status = 0;
+	struct comm_pipes vp;
 	struct verdict v;
+	int status = 0;
 	pid_t pid;
 
-	if (pipe(vp)) {
-		ksft_print_msg("pipe() failed: %s\n", strerror(errno));
+	if (!comm_pipes_setup(&vp)) {
 		report(FAIL, b, k, e, NULL);
-		return;
-	}
-	if (pipe(ap)) {
-		ksft_print_msg("pipe() failed: %s\n", strerror(errno));
-		report(FAIL, b, k, e, NULL);
-		close(vp[0]);
-		close(vp[1]);
 		return;
 	}
 	fflush(stdout);
 	pid = fork();
 	if (!pid) {
-		close(vp[0]);
-		close(ap[1]);
-		verdict_fd = vp[1];
-		ack_fd = ap[0];
+		comm_pipes_keep(&vp, true);
+		verdict_pipes = &vp;
 		alarm(CASE_TIMEOUT);
 		run_case(b, k, e);
 		_exit(0);
 	}
-	close(vp[1]);
-	close(ap[0]);
+	comm_pipes_keep(&vp, false);
 	if (pid < 0) {
 		ksft_print_msg("fork() failed: %s\n", strerror(errno));
 		report(FAIL, b, k, e, NULL);
-	} else if (read(vp[0], &v, sizeof(v)) == sizeof(v)) {
+	} else if (comm_recv(vp.to_parent[0], &v, sizeof(v), -1)) {
 		report(v.res, b, k, e, v.why);
-		if (write(ap[1], "a", 1) != 1)
+		if (!comm_tell(vp.to_child[1], 'a'))
 			ksft_print_msg("cannot wake the case process: %s\n", strerror(errno));
 		waitpid(pid, &status, 0);
 		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
@@ -505,8 +473,7 @@ static void run_case_bounded(const struct backend *b, const struct pin_kind *k,
 			ksft_print_msg("the case process died (status %#x)\n", status);
 		report(FAIL, b, k, e, NULL);
 	}
-	close(vp[0]);
-	close(ap[1]);
+	comm_pipes_close(&vp);
 	/*
 	 * gup_test's pins belong to the file, which the dead process shared
 	 * with us: drop what it may have left.
@@ -522,21 +489,25 @@ static bool abi_start_unmapped(void)
 	char *mem = mmap(NULL, 2 * pagesize, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	bool ok;
+	int ret;
 
-	if (mem == MAP_FAILED)
+	if (mem == MAP_FAILED) {
+		ksft_print_msg("mmap() failed: %s\n", strerror(errno));
 		return false;
+	}
 	/* The second page is a hole: START must fail and pin nothing. */
 	munmap(mem + pagesize, pagesize);
-	ok = pin_start(mem, 2 * pagesize, PIN_LONGTERM_TEST_FLAG_USE_WRITE) &&
-	     errno == EFAULT;
+	ret = pin_try_start(mem, 2 * pagesize, PIN_LONGTERM_TEST_FLAG_USE_WRITE);
+	ok = ret && errno == EFAULT;
 	if (!ok)
-		ksft_print_msg("START over a hole did not fail with EFAULT\n");
+		ksft_print_msg("START over a hole returned %d (%s), expected EFAULT\n",
+			       ret, ret ? strerror(errno) : "success");
 	/* A second START succeeds only if the first left nothing held. */
 	if (ok && pin_start(mem, pagesize, PIN_LONGTERM_TEST_FLAG_USE_WRITE)) {
-		ksft_print_msg("START after a failed START: %s\n", strerror(errno));
+		ksft_print_msg("START after a failed START failed: the failed one left a pin\n");
 		ok = false;
 	}
-	if (ok && pin_stop())
+	if (pin_stop())
 		ok = false;
 	munmap(mem, pagesize);
 	return ok;
@@ -548,15 +519,22 @@ static bool abi_read_unmapped(void)
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *hole = mmap(NULL, pagesize, PROT_NONE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	bool ok;
+	bool ok = false;
+	int ret;
 
-	if (mem == MAP_FAILED || hole == MAP_FAILED)
+	if (mem == MAP_FAILED || hole == MAP_FAILED) {
+		ksft_print_msg("mmap() failed: %s\n", strerror(errno));
 		return false;
+	}
 	memset(mem, 0x11, pagesize);
 	munmap(hole, pagesize);
-	ok = !pin_start(mem, pagesize, 0) && pin_read(hole) && errno == EFAULT;
-	if (!ok)
-		ksft_print_msg("READ into an unmapped buffer did not fail with EFAULT\n");
+	if (!pin_start(mem, pagesize, 0)) {
+		ret = pin_read(hole);
+		ok = ret && errno == EFAULT;
+		if (!ok)
+			ksft_print_msg("READ into an unmapped buffer returned %d (%s), expected EFAULT\n",
+				       ret, ret ? strerror(errno) : "success");
+	}
 	if (pin_stop())
 		ok = false;
 	munmap(mem, pagesize);
@@ -577,9 +555,6 @@ int main(void)
 {
 	unsigned int b, k, e, plan = ARRAY_SIZE(abi_cases);
 
-	/* Line-buffered: a test that crashes the kernel keeps its output. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-
 	mem_init();
 	for (b = 0; b < nr_backends; b++)
 		for (k = 0; k < ARRAY_SIZE(pin_kinds); k++)
@@ -599,20 +574,11 @@ int main(void)
 			}
 		}
 	}
-	for (e = 0; e < ARRAY_SIZE(abi_cases); e++) {
-		if (gup_missing)
-			ksft_test_result_skip("%s (%s)\n", abi_cases[e].desc, gup_missing);
-		else
-			ksft_test_result(abi_cases[e].fn(), "%s\n", abi_cases[e].desc);
-	}
+	for (e = 0; e < ARRAY_SIZE(abi_cases); e++)
+		report_result(gup_missing ? SKIP : abi_cases[e].fn() ? PASS : FAIL, gup_missing,
+			      "%s", abi_cases[e].desc);
 
 	if (cleanup_failed)
 		ksft_print_msg("a case process did not clean up (see above): failing\n");
-	if (ksft_get_fail_cnt() || cleanup_failed)
-		ksft_exit_fail();
-	if (ksft_get_xskip_cnt() == (int)plan) {
-		ksft_print_cnts();
-		return KSFT_SKIP;
-	}
-	ksft_finished();
+	finish(cleanup_failed);
 }

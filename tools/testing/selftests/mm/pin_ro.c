@@ -21,54 +21,46 @@
 #include <sys/mman.h>
 #include <linux/kernel-page-flags.h>
 
-#include "../kselftest.h"
 #include "mem_util.h"
 #include "pin_util.h"
-
-static bool pin_sees(size_t size, char val)
-{
-	char *buf = malloc(size);
-	bool ok = buf && !pin_read(buf) && all_bytes(buf, size, val);
-
-	free(buf);
-	return ok;
-}
 
 /* MAP_SHARED: no copy, the pin sees writes made through the mapping. */
 static enum result shared_no_copy(unsigned int flags)
 {
 	int fd = memfd_create("forkpin-shared", 0);
 	enum result res = FAIL;
-	char *mem, val = 0x11;
+	char *mem, *buf = NULL;
 
-	if (fd < 0 || ftruncate(fd, pagesize))
-		return FAIL;
-	mem = mmap(NULL, pagesize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (mem == MAP_FAILED)
+	if (fd < 0 || ftruncate(fd, pagesize)) {
+		ksft_print_msg("cannot create a one-page memfd: %s\n", strerror(errno));
 		goto out_close;
-	memset(mem, val, pagesize);
+	}
+	mem = mmap(NULL, pagesize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		ksft_print_msg("mmap(MAP_SHARED) of the memfd failed: %s\n", strerror(errno));
+		goto out_close;
+	}
+	memset(mem, 0x11, pagesize);
 	if (pin_start(mem, pagesize, flags))
 		goto out_unmap;
 	if (page_has_kflag(mem, KPF_ANON)) {
 		ksft_print_msg("the pin replaced the shared page by an anonymous copy\n");
 		goto out_unpin;
 	}
-	val = 0x22;
-	memset(mem, val, pagesize);
-	if (!pin_sees(pagesize, val)) {
+	memset(mem, 0x22, pagesize);
+	if (!pin_holds(pagesize, 0x22)) {
 		ksft_print_msg("the pin does not see a write through the shared mapping\n");
 		goto out_unpin;
 	}
-	val = 0x33;
-	{
-		char *buf = malloc(pagesize);
-
-		memset(buf, val, pagesize);
-		if (pwrite(fd, buf, pagesize, 0) != (ssize_t)pagesize)
-			val = 0x22;
-		free(buf);
+	buf = malloc(pagesize);
+	if (!buf) {
+		ksft_print_msg("malloc() failed\n");
+		goto out_unpin;
 	}
-	if (!pin_sees(pagesize, val))
+	memset(buf, 0x33, pagesize);
+	if (pwrite(fd, buf, pagesize, 0) != (ssize_t)pagesize)
+		ksft_print_msg("write() to the memfd failed: %s\n", strerror(errno));
+	else if (!pin_holds(pagesize, 0x33))
 		ksft_print_msg("the pin does not see a write() to the file\n");
 	else
 		res = PASS;
@@ -77,7 +69,9 @@ out_unpin:
 out_unmap:
 	munmap(mem, pagesize);
 out_close:
-	close(fd);
+	free(buf);
+	if (fd >= 0)
+		close(fd);
 	return res;
 }
 
@@ -98,20 +92,28 @@ static enum result private_file_untouched(const char **why)
 	enum result res = FAIL;
 	char *mem, *buf = malloc(pagesize);
 
-	if (fd < 0 || !buf || ftruncate(fd, pagesize))
+	if (fd < 0 || !buf || ftruncate(fd, pagesize)) {
+		ksft_print_msg("cannot create a one-page memfd: %s\n", strerror(errno));
 		goto out;
+	}
 	memset(buf, 0x11, pagesize);
-	if (pwrite(fd, buf, pagesize, 0) != (ssize_t)pagesize)
+	if (pwrite(fd, buf, pagesize, 0) != (ssize_t)pagesize) {
+		ksft_print_msg("write() to the memfd failed: %s\n", strerror(errno));
 		goto out;
+	}
 	mem = mmap(NULL, pagesize, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	if (mem == MAP_FAILED)
+	if (mem == MAP_FAILED) {
+		ksft_print_msg("mmap(MAP_PRIVATE) of the memfd failed: %s\n", strerror(errno));
 		goto out;
+	}
 	if (!pin_start(mem, pagesize, 0)) {
 		memset(mem, 0x22, pagesize);
-		if (pread(fd, buf, pagesize, 0) != (ssize_t)pagesize ||
-		    !all_bytes(buf, pagesize, 0x11))
+		if (pread(fd, buf, pagesize, 0) != (ssize_t)pagesize)
+			ksft_print_msg("read() of the memfd failed: %s\n", strerror(errno));
+		else if (!expect_bytes("the file after a write to its private mapping", buf,
+				       pagesize, 0x11))
 			ksft_print_msg("a write to a private mapping reached the file\n");
-		else if (!pin_sees(pagesize, 0x22))
+		else if (!pin_holds(pagesize, 0x22))
 			ksft_print_msg("the pin does not follow the private mapping\n");
 		else
 			res = PASS;
@@ -125,18 +127,15 @@ out:
 	return res;
 }
 
+/* This process's RssAnon in kB, or -1 (said why). */
 static long rss_anon_kb(void)
 {
-	char line[128];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
+	long kb;
 
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
+	if (read_key("/proc/self/status", "RssAnon", &kb))
+		return kb;
+	ksft_print_msg("no RssAnon in /proc/self/status\n");
+	return -1;
 }
 
 /*
@@ -156,31 +155,36 @@ static enum result zeropage_only_pinned(const char **why)
 
 	map = mmap(NULL, RO_REGION + align, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (map == MAP_FAILED)
+	if (map == MAP_FAILED) {
+		ksft_print_msg("mmap() of %lu MiB failed: %s\n", RO_REGION >> 20, strerror(errno));
 		return FAIL;
+	}
 	mem = (char *)(((uintptr_t)map + align - 1) & ~(align - 1));
 	madvise(mem, RO_REGION, MADV_HUGEPAGE);
 	/* Reads map the (huge) zeropage; nothing is allocated yet. */
-	if (!all_bytes(mem, RO_REGION, 0))
+	if (!expect_bytes("the never-written region", mem, RO_REGION, 0))
 		goto out;
 	before = rss_anon_kb();
-	if (pin_start(mem + RO_REGION / 2, RO_PINNED, 0))
+	if (before < 0 || pin_start(mem + RO_REGION / 2, RO_PINNED, 0))
 		goto out;
 	after = rss_anon_kb();
+	if (after < 0)
+		goto out_unpin;
 	if (after - before > (long)(RO_PINNED / 1024) + 256)
-		ksft_print_msg("pinning %lu KiB R/O allocated %ld KiB\n",
-			       RO_PINNED / 1024, after - before);
-	else if (!pin_sees(RO_PINNED, 0))
+		ksft_print_msg("pinning %lu KiB R/O allocated %ld KiB, expected at most %lu\n",
+			       RO_PINNED / 1024, after - before, RO_PINNED / 1024 + 256);
+	else if (!pin_holds(RO_PINNED, 0))
 		ksft_print_msg("the pin does not see zeroes\n");
 	else
 		res = PASS;
+out_unpin:
 	pin_stop();
 out:
 	munmap(map, RO_REGION + align);
 	return res;
 }
 
-static const struct pin_case cases[] = {
+static const struct test_case cases[] = {
 	{ "R/O long-term pin, MAP_SHARED memfd: no copy, writes by the mapping and write() are seen",
 	  shared_slow },
 	{ "R/O GUP-fast long-term pin, MAP_SHARED memfd: no copy, writes by the mapping and write() are seen",
@@ -193,9 +197,6 @@ static const struct pin_case cases[] = {
 
 int main(void)
 {
-	/* Line-buffered: a test that crashes the kernel keeps its output. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-
 	mem_init();
-	return run_pin_cases(cases, ARRAY_SIZE(cases));
+	run_pin_cases(cases, ARRAY_SIZE(cases));
 }

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "../kselftest.h"
@@ -36,7 +38,7 @@ int pin_open(const char **why)
 	return 0;
 }
 
-int pin_start(void *mem, size_t size, unsigned int flags)
+int pin_try_start(void *mem, size_t size, unsigned int flags)
 {
 	struct pin_longterm_test args = {
 		.addr = (uintptr_t)mem,
@@ -47,6 +49,18 @@ int pin_start(void *mem, size_t size, unsigned int flags)
 	return ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args);
 }
 
+int pin_start(void *mem, size_t size, unsigned int flags)
+{
+	int ret = pin_try_start(mem, size, flags);
+
+	if (ret)
+		ksft_print_msg("PIN_LONGTERM_TEST_START of %zu bytes at %p (%s%s) failed: %s\n",
+			       size, mem, flags & PIN_LONGTERM_TEST_FLAG_USE_WRITE ? "R/W" : "R/O",
+			       flags & PIN_LONGTERM_TEST_FLAG_USE_FAST ? ", GUP-fast" : "",
+			       strerror(errno));
+	return ret;
+}
+
 int pin_read(void *buf)
 {
 	__u64 addr = (uintptr_t)buf;
@@ -54,40 +68,26 @@ int pin_read(void *buf)
 	return ioctl(gup_fd, PIN_LONGTERM_TEST_READ, &addr);
 }
 
-int pin_stop(void)
+bool pin_holds(size_t size, char val)
 {
-	return ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);
+	char *buf = malloc(size);
+	bool ok = false;
+
+	if (!buf)
+		ksft_print_msg("malloc() of %zu bytes failed\n", size);
+	else if (pin_read(buf))
+		ksft_print_msg("PIN_LONGTERM_TEST_READ failed: %s\n", strerror(errno));
+	else
+		ok = expect_bytes("through the pin", buf, size, val);
+	free(buf);
+	return ok;
 }
 
-int run_pin_cases(const struct pin_case *cases, unsigned int nr)
+int pin_stop(void)
 {
-	const char *missing = NULL;
-	unsigned int i;
+	int ret = ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);
 
-	ksft_print_header();
-	ksft_set_plan(nr);
-	pin_open(&missing);
-	for (i = 0; i < nr; i++) {
-		const char *why = NULL;
-
-		if (missing) {
-			ksft_test_result_skip("%s (%s)\n", cases[i].desc, missing);
-			continue;
-		}
-		switch (cases[i].fn(&why)) {
-		case PASS:
-			ksft_test_result_pass("%s\n", cases[i].desc);
-			break;
-		case FAIL:
-			ksft_test_result_fail("%s\n", cases[i].desc);
-			break;
-		case SKIP:
-			ksft_test_result_skip("%s (%s)\n", cases[i].desc, why);
-			break;
-		}
-	}
-	ksft_print_cnts();
-	if (ksft_get_fail_cnt())
-		return KSFT_FAIL;
-	return missing ? KSFT_SKIP : KSFT_PASS;
+	if (ret)
+		ksft_print_msg("PIN_LONGTERM_TEST_STOP failed: %s\n", strerror(errno));
+	return ret;
 }

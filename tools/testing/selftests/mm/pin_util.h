@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include <sys/ioctl.h>
 
-#include "mem_util.h"
+#include "report.h"
 
 #ifndef PIN_LONGTERM_TEST_START
 struct pin_longterm_test {
@@ -41,24 +41,34 @@ struct pin_longterm_test {
  */
 int pin_open(const char **why);
 
-/* Pin [mem, mem + size) long-term; flags are PIN_LONGTERM_TEST_FLAG_*. */
+/*
+ * Pin [mem, mem + size) long-term; flags are PIN_LONGTERM_TEST_FLAG_*.
+ * pin_start() says what failed and why (errno kept); pin_try_start() is
+ * silent, for a caller that expects the failure.
+ */
 int pin_start(void *mem, size_t size, unsigned int flags);
+int pin_try_start(void *mem, size_t size, unsigned int flags);
 /* Copy what the kernel sees through the pins into buf (size bytes). */
 int pin_read(void *buf);
-/* Drop the pins. */
+/*
+ * pin_holds - whether the first @size bytes seen through the pins are all
+ * @val; if not, says what is seen (or why it cannot be read).
+ */
+bool pin_holds(size_t size, char val);
+/* Drop the pins (none held: a no-op); says why if it fails. */
 int pin_stop(void);
 
-/* A test case that needs gup_test pins; fn sets *why when it skips. */
-struct pin_case {
-	const char *desc;
-	enum result (*fn)(const char **why);
-};
-
 /*
- * run_pin_cases - the whole kselftest run of a table of pin cases: header,
- * plan, one result line per case (every case skipped, saying why, where
- * the kernel lacks the ioctls). Returns the kselftest exit code.
+ * run_pin_cases - run_cases() for cases that need gup_test pins: every
+ * case skips, saying why, where the kernel lacks the ioctls.
  */
-int run_pin_cases(const struct pin_case *cases, unsigned int nr);
+static inline void __attribute__((noreturn))
+run_pin_cases(const struct test_case *cases, unsigned int nr)
+{
+	const char *missing = NULL;
+
+	pin_open(&missing);
+	run_cases(cases, nr, missing, false, 0);
+}
 
 #endif /* __FORKPIN_PIN_UTIL_H */

@@ -49,7 +49,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -66,12 +65,8 @@
 #include <sys/wait.h>
 #include <linux/magic.h>
 
-#include "../kselftest.h"
 #include "mem_util.h"
-
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
+#include "report.h"
 
 #define NR_PAGES	64
 /*
@@ -149,45 +144,27 @@ static const char *swap_out(char *mem, size_t pages)
 }
 
 /*
- * A decimal number from @fd: at offset 0 (fail-nth), or from where a
- * fresh fd stands (debugfs attributes are not seekable: no pread()).
+ * What fail-nth holds, read at offset 0 of the fd the thread opened before
+ * arming it (see injected()). Other files: read_key().
  */
-static bool read_num_fd(int fd, long *val, bool fresh)
+static bool read_nth(int fd, long *val)
 {
 	char buf[32];
 	ssize_t n;
 
-	n = fresh ? read(fd, buf, sizeof(buf) - 1) : pread(fd, buf, sizeof(buf) - 1, 0);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
 	if (n <= 0)
 		return false;
 	buf[n] = 0;
 	return sscanf(buf, "%ld", val) == 1;
 }
 
-static bool read_num(const char *path, long *val)
-{
-	int fd = open(path, O_RDONLY);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = read_num_fd(fd, val, true);
-	close(fd);
-	return ok;
-}
-
 static bool write_num(const char *path, long val)
 {
 	char buf[32];
-	int fd = open(path, O_WRONLY), len;
-	bool ok;
 
-	if (fd < 0)
-		return false;
-	len = snprintf(buf, sizeof(buf), "%ld", val);
-	ok = write(fd, buf, len) == len;
-	close(fd);
-	return ok;
+	snprintf(buf, sizeof(buf), "%ld", val);
+	return write_file(path, buf);
 }
 
 /*
@@ -198,19 +175,14 @@ static bool write_num(const char *path, long val)
  */
 static bool swapins(unsigned long *val, const char **what)
 {
-	FILE *f = fopen("/proc/vmstat", "r");
 	struct rusage ru;
-	char line[128];
+	long n;
 
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "pswpin %lu", val) == 1) {
-			fclose(f);
-			*what = "/proc/vmstat pswpin";
-			return true;
-		}
+	if (read_key("/proc/vmstat", "pswpin", &n)) {
+		*val = n;
+		*what = "/proc/vmstat pswpin";
+		return true;
 	}
-	if (f)
-		fclose(f);
 	if (getrusage(RUSAGE_SELF, &ru))
 		return false;
 	*val = ru.ru_majflt;
@@ -251,7 +223,7 @@ static enum result injected(struct region *r, const char **why)
 			ksft_print_msg("page %zu was swapped in before its access\n", i);
 			goto out;
 		}
-		if (!read_num(FAIL_DIR "/times", &t0)) {
+		if (!read_key(FAIL_DIR "/times", NULL, &t0)) {
 			ksft_print_msg("cannot read %s/times\n", FAIL_DIR);
 			goto out;
 		}
@@ -261,7 +233,7 @@ static enum result injected(struct region *r, const char **why)
 			goto out;
 		}
 		(void)*(volatile char *)page;
-		if (!read_num_fd(nth, &left, false)) {
+		if (!read_nth(nth, &left)) {
 			ksft_print_msg("cannot read %s\n", FAIL_NTH);
 			goto out;
 		}
@@ -270,7 +242,7 @@ static enum result injected(struct region *r, const char **why)
 				       i, FAIL_NTH, left);
 			goto out;
 		}
-		if (!read_num(FAIL_DIR "/times", &t1)) {
+		if (!read_key(FAIL_DIR "/times", NULL, &t1)) {
 			ksft_print_msg("cannot read %s/times\n", FAIL_DIR);
 			goto out;
 		}
@@ -449,17 +421,6 @@ static enum result race(struct region *r, const char **why)
 
 /* ---- a case in a process of its own ---- */
 
-struct verdict {
-	enum result res;
-	char why[200];
-};
-
-static void send_all(int fd, const void *buf, size_t len)
-{
-	if (write(fd, buf, len) != (ssize_t)len)
-		_exit(1);
-}
-
 /*
  * The case process: runs the case, sends its verdict, then unmaps its
  * memory - mmap_lock for write - and says 'D' when that is done. Its
@@ -481,7 +442,8 @@ static void case_process(enum result (*fn)(struct region *r, const char **why),
 		snprintf(v.why, sizeof(v.why), "%s", why);
 	fflush(stdout);
 	fflush(stderr);
-	send_all(fd, &v, sizeof(v));
+	if (!comm_send(fd, &v, sizeof(v)))
+		_exit(1);
 	null = open("/dev/null", O_WRONLY);
 	if (null >= 0) {
 		dup2(null, 1);
@@ -491,68 +453,49 @@ static void case_process(enum result (*fn)(struct region *r, const char **why),
 	p = mmap(NULL, pagesize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED || munmap(p, pagesize))
 		_exit(1);
-	send_all(fd, "D", 1);
+	if (!comm_tell(fd, 'D'))
+		_exit(1);
 	_exit(0);
-}
-
-/* Reads exactly @len bytes within @ms milliseconds; false on EOF or timeout. */
-static bool recv_within(int fd, void *buf, size_t len, int ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < len) {
-		if (poll(&pfd, 1, ms) != 1)
-			return false;
-		n = read(fd, (char *)buf + got, len - got);
-		if (n <= 0)
-			return false;
-		got += n;
-	}
-	return true;
 }
 
 static enum result run_bounded(enum result (*fn)(struct region *r, const char **why),
 			       unsigned int timeout, const char **why)
 {
 	static struct verdict v;
-	int p[2], status = 0, i;
+	int status = 0, i;
+	struct comm_pipes p;
 	bool reaped = false;
 	enum result res;
 	pid_t pid;
-	char done;
 
-	if (pipe(p)) {
-		ksft_print_msg("pipe() failed: %s\n", strerror(errno));
+	if (!comm_pipes_setup(&p))
 		return FAIL;
-	}
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
 	if (!pid) {
-		close(p[0]);
-		case_process(fn, timeout, p[1]);
+		comm_pipes_keep(&p, true);
+		case_process(fn, timeout, p.to_parent[1]);
 	}
-	close(p[1]);
+	comm_pipes_keep(&p, false);
 	if (pid < 0) {
 		ksft_print_msg("fork() failed: %s\n", strerror(errno));
-		close(p[0]);
+		comm_pipes_close(&p);
 		return FAIL;
 	}
 	/* The case process's alarm() ends it first: this is the backstop. */
-	if (!recv_within(p[0], &v, sizeof(v), (timeout + 10) * 1000)) {
+	if (!comm_recv(p.to_parent[0], &v, sizeof(v), (timeout + 10) * 1000)) {
 		ksft_print_msg("the case process gave no verdict (it died, or ran past %u s)\n", timeout);
 		res = FAIL;
 	} else {
 		res = v.res;
 		*why = v.why;
-		if (!recv_within(p[0], &done, 1, 20000) || done != 'D') {
+		if (comm_hear(p.to_parent[0], 20000) != 'D') {
 			ksft_print_msg("the case process could not unmap its memory afterwards within 20 s (a fault left mmap_lock held?)\n");
 			res = FAIL;
 		}
 	}
-	close(p[0]);
+	comm_pipes_close(&p);
 	/* Not an unbounded wait: a process stuck in the kernel never goes. */
 	for (i = 0; i < 100 && !reaped; i++) {
 		if (i == 50)
@@ -596,7 +539,7 @@ static enum result injected_case(const char **why)
 		*why = "kernel lacks /proc/thread-self/fail-nth (CONFIG_FAULT_INJECTION)";
 		return SKIP;
 	}
-	if (!read_num(FAIL_DIR "/verbose", &verbose) || !read_num(FAIL_DIR "/times", &times)) {
+	if (!read_key(FAIL_DIR "/verbose", NULL, &verbose) || !read_key(FAIL_DIR "/times", NULL, &times)) {
 		ksft_print_msg("cannot read %s/verbose and times\n", FAIL_DIR);
 		return FAIL;
 	}
@@ -620,10 +563,7 @@ static enum result race_case(const char **why)
 	return run_bounded(race, CASE_TIMEOUT + RACE_SECONDS * scale, why);
 }
 
-static const struct {
-	const char *desc;
-	enum result (*fn)(const char **why);
-} cases[] = {
+static const struct test_case cases[] = {
 	{ "injected: swap-in of 64 pages, each told by fail_pte_unmap_same that its PTE changed: the retried access swaps it in, contents intact, no kernel splat",
 	  injected_case },
 	{ "race: threads on every CPU fault the same pages while MADV_PAGEOUT swaps them out again: contents intact, pages swapped in, no kernel splat",
@@ -632,52 +572,7 @@ static const struct {
 
 int main(void)
 {
-	const char *missing = NULL;
-	unsigned int i;
-	int fd;
-
-	/* Line-buffered: a test that crashes the kernel keeps its output. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-
 	mem_init();
-	ksft_print_header();
-	ksft_set_plan(ARRAY_SIZE(cases));
-	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-	if (fd < 0)
-		missing = "cannot read the kernel log /dev/kmsg (need root, CONFIG_PRINTK)";
-	else
-		close(fd);
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		const char *why = NULL;
-		enum result res;
-		char splat[256];
-
-		if (missing) {
-			ksft_test_result_skip("%s (%s)\n", cases[i].desc, missing);
-			continue;
-		}
-		fd = kmsg_mark_case(cases[i].desc);
-		res = cases[i].fn(&why);
-		/* A splat fails the case, whatever else it found. */
-		if (kmsg_splat_since(fd, splat, sizeof(splat))) {
-			ksft_print_msg("kernel splat during the case: %s\n", splat);
-			res = FAIL;
-		}
-		close(fd);
-		switch (res) {
-		case PASS:
-			ksft_test_result_pass("%s\n", cases[i].desc);
-			break;
-		case FAIL:
-			ksft_test_result_fail("%s\n", cases[i].desc);
-			break;
-		case SKIP:
-			ksft_test_result_skip("%s (%s)\n", cases[i].desc, why);
-			break;
-		}
-	}
-	ksft_print_cnts();
-	if (ksft_get_fail_cnt())
-		return KSFT_FAIL;
-	return missing || ksft_get_xskip_cnt() == ARRAY_SIZE(cases) ? KSFT_SKIP : KSFT_PASS;
+	/* Each case bounds itself (run_bounded()). */
+	run_cases(cases, ARRAY_SIZE(cases), NULL, true, 0);
 }

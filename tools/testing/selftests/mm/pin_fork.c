@@ -541,6 +541,51 @@ static bool abi_read_unmapped(void)
 	return ok;
 }
 
+/*
+ * A size that passes the range checks but needs a page array over
+ * kvmalloc()'s INT_MAX bytes (1 TiB of 4 KiB pages): START must refuse
+ * it with EINVAL, without the allocator's warning (a splat from
+ * userspace) and without pinning anything. Nothing is mapped there:
+ * the size check comes before any pinning.
+ */
+static bool abi_start_huge_size(void)
+{
+	const size_t size = 1ULL << 40;
+	char line[512];
+	bool ok;
+	int ret, fd;
+	void *mem;
+
+	mem = mmap(NULL, pagesize, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		ksft_print_msg("mmap() failed: %s\n", strerror(errno));
+		return false;
+	}
+	fd = kmsg_mark_case("pin_fork: PIN_LONGTERM_TEST_START of 1 TiB");
+	ret = pin_try_start(mem, size, 0);
+	ok = ret && errno == EINVAL;
+	if (!ok)
+		ksft_print_msg("START of 1 TiB returned %d (%s), expected EINVAL\n",
+			       ret, ret ? strerror(errno) : "success");
+	if (fd >= 0) {
+		if (kmsg_splat_since(fd, line, sizeof(line))) {
+			ksft_print_msg("kernel splat during START of 1 TiB: %s\n", line);
+			ok = false;
+		}
+		close(fd);
+	}
+	/* A second START succeeds only if the first left nothing held. */
+	if (ok && pin_start(mem, pagesize, 0)) {
+		ksft_print_msg("START after the refused one failed: it left a pin\n");
+		ok = false;
+	}
+	if (pin_stop())
+		ok = false;
+	munmap(mem, pagesize);
+	return ok;
+}
+
 static const struct {
 	const char *desc;
 	bool (*fn)(void);
@@ -549,6 +594,8 @@ static const struct {
 	  abi_start_unmapped },
 	{ "PIN_LONGTERM_TEST_READ into an unmapped buffer fails with EFAULT",
 	  abi_read_unmapped },
+	{ "PIN_LONGTERM_TEST_START of 1 TiB fails with EINVAL, no kernel warning, pins nothing",
+	  abi_start_huge_size },
 };
 
 int main(void)

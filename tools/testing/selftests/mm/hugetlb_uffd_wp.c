@@ -21,7 +21,8 @@
  *    "unshare, ..." cases: write-protect, R/O long-term pin, write; the
  *    write must raise exactly one uffd-wp fault (a monitor thread resolves
  *    it) and the page must still read as uffd-wp in /proc/self/pagemap
- *    after the pin.
+ *    after the pin; an anon page shared with a child must have been
+ *    replaced by the pin (its PFN changes, where PFNs are readable).
  *
  *  - fork() (mainline "mm/hugetlb: fix uffd-wp during fork()"):
  *    copy_hugetlb_page_range() gives the child the parent's uffd-wp bit
@@ -59,7 +60,8 @@
  *
  * Every case runs in its own process with a deadline, so a looping or
  * stuck fault cannot hang the run; the child's write in the fork cases
- * has a deadline of its own.
+ * has a deadline of its own. Each case marks its start in the kernel log
+ * ("forkpin: case ...") and fails on a kernel splat logged while it ran.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -532,6 +534,17 @@ static enum result unshare_case(const struct tcase *c, const char **why)
 		ksft_print_msg("the write raised %d uffd-wp faults, expected 1\n", m.wp_faults);
 		res = FAIL;
 	}
+	/*
+	 * An anon page shared with a child: every 6.1 kernel must unshare
+	 * it for a R/O pin, so where PFNs are known (root) the pin replaced
+	 * it. Pagecache pages may be kept, depending on the kernel.
+	 */
+	if (!c->pagecache && (before & PM_PFN_MASK) &&
+	    (before & PM_PFN_MASK) == (after & PM_PFN_MASK)) {
+		ksft_print_msg("the R/O pin kept the page shared with the child (PFN %#llx): it did not unshare\n",
+			       (unsigned long long)(before & PM_PFN_MASK));
+		res = FAIL;
+	}
 	if (m.other_msgs || m.errors)
 		res = FAIL;
 	if (r.mem[0] != VAL_PARENT) {
@@ -655,6 +668,12 @@ static enum result fork_case(const struct tcase *c, const char **why)
 		ksft_print_msg("the child's write failed (status %#x)\n", status);
 		res = FAIL;
 	}
+	/*
+	 * Without EVENT_FORK the monitor reads only the parent's uffd, so the
+	 * child's write cannot count here: this check holds by construction.
+	 * The real checks of that case are the child's write deadline (a
+	 * write looping on a stale uffd-wp bit) and its pagemap (above).
+	 */
 	if (m.wp_faults != (c->ef ? 1 : 0)) {
 		ksft_print_msg("the child's write raised %d uffd-wp faults, expected %d\n",
 			       m.wp_faults, c->ef ? 1 : 0);
@@ -937,7 +956,8 @@ static void run_case(const struct tcase *c)
 {
 	const char *why = case_unsupported(c);
 	enum result res = FAIL;
-	int status;
+	char splat[256];
+	int status, kfd;
 	pid_t pid;
 
 	if (why) {
@@ -945,9 +965,12 @@ static void run_case(const struct tcase *c)
 		return;
 	}
 	*verdict = (struct verdict){ .res = FAIL };
+	kfd = kmsg_mark_case(c->desc);
 	fflush(stdout);
 	pid = fork();
 	if (!pid) {
+		if (kfd >= 0)
+			close(kfd);
 		alarm(CASE_TIMEOUT);
 		why = NULL;
 		verdict->res = c->fn(c, &why);
@@ -969,6 +992,13 @@ static void run_case(const struct tcase *c)
 			       WTERMSIG(status) == SIGALRM ? " (deadline)" : "");
 	else if (status != -1)
 		ksft_print_msg("the case process exited with %d\n", WEXITSTATUS(status));
+	/* A splat fails the case, whatever else it found. */
+	if (kmsg_splat_since(kfd, splat, sizeof(splat))) {
+		ksft_print_msg("kernel splat during the case: %s\n", splat);
+		res = FAIL;
+	}
+	if (kfd >= 0)
+		close(kfd);
 	report_result(res, verdict->why[0] ? verdict->why : NULL, "%s", c->desc);
 }
 
@@ -985,6 +1015,8 @@ int main(void)
 	uffd_probe();
 	if (uffd_missing)
 		ksft_print_msg("uffd-wp unavailable: %s\n", uffd_missing);
+	if (kmsg_unreadable())
+		ksft_print_msg("no check for kernel splats: %s\n", kmsg_unreadable());
 	verdict = mmap(NULL, sizeof(*verdict), PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (verdict == MAP_FAILED)

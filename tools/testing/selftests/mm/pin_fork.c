@@ -145,7 +145,7 @@ static int uring_fixed(struct pin *p, bool device_writes, off_t off)
 }
 #endif
 
-/* Returns NULL, or why this pin cannot be taken here (skip). */
+/* Returns NULL, or why this pin cannot be taken here (skip), or "" (failure, said). */
 static const char *pin_take(struct pin *p)
 {
 	if (p->kind->none)
@@ -166,9 +166,11 @@ static const char *pin_take(struct pin *p)
 		if (ret) {
 			io_uring_queue_exit(&p->ring);
 			close(p->devfd);
-			if (ret == -EOPNOTSUPP || ret == -EFAULT)
+			if (ret == -EOPNOTSUPP)
 				return "io_uring refuses fixed buffers in this mapping on this kernel";
-			return "io_uring_register_buffers() failed";
+			/* -EFAULT included: the pin of a mapping it accepts failed. */
+			ksft_print_msg("io_uring_register_buffers() failed: %s\n", strerror(-ret));
+			return "";	/* not a skip: a failure */
 		}
 		p->held = true;
 		return NULL;

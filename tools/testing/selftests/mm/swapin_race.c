@@ -523,8 +523,8 @@ static enum result run_bounded(enum result (*fn)(struct region *r, const char **
 
 static enum result injected_case(const char **why)
 {
+	long verbose, times, probability, interval;
 	struct statfs fs;
-	long verbose, times;
 	enum result res;
 
 	if (statfs("/sys/kernel/debug", &fs) || fs.f_type != DEBUGFS_MAGIC) {
@@ -532,27 +532,45 @@ static enum result injected_case(const char **why)
 		return SKIP;
 	}
 	if (access(FAIL_DIR, F_OK)) {
-		*why = "kernel lacks CONFIG_FAIL_PTE_UNMAP_SAME (forkpin test-support patch 0002)";
-		return SKIP;
+		if (errno == EACCES) {
+			*why = "need root for debugfs (" FAIL_DIR ")";
+			return SKIP;
+		}
+		if (errno == ENOENT) {
+			*why = "kernel lacks CONFIG_FAIL_PTE_UNMAP_SAME (forkpin test-support patch 0002)";
+			return SKIP;
+		}
+		ksft_print_msg("cannot access %s: %s\n", FAIL_DIR, strerror(errno));
+		return FAIL;
 	}
 	if (access(FAIL_NTH, F_OK)) {
 		*why = "kernel lacks /proc/thread-self/fail-nth (CONFIG_FAULT_INJECTION)";
 		return SKIP;
 	}
-	if (!read_key(FAIL_DIR "/verbose", NULL, &verbose) || !read_key(FAIL_DIR "/times", NULL, &times)) {
-		ksft_print_msg("cannot read %s/verbose and times\n", FAIL_DIR);
+	if (!read_key(FAIL_DIR "/verbose", NULL, &verbose) || !read_key(FAIL_DIR "/times", NULL, &times) ||
+	    !read_key(FAIL_DIR "/probability", NULL, &probability) ||
+	    !read_key(FAIL_DIR "/interval", NULL, &interval)) {
+		ksft_print_msg("cannot read %s/verbose, times, probability and interval\n", FAIL_DIR);
 		return FAIL;
 	}
-	/* Quiet (no stack dump per page), and counting the failures. */
-	if (!write_num(FAIL_DIR "/verbose", 0) || !write_num(FAIL_DIR "/times", INJECT_TIMES)) {
-		ksft_print_msg("cannot write %s/verbose and times (need root)\n", FAIL_DIR);
+	/*
+	 * Quiet (no stack dump per page), and counting the failures; only
+	 * fail-nth injects (probability 0, every call: interval 1), so no
+	 * other task's call consumes "times".
+	 */
+	if (!write_num(FAIL_DIR "/probability", 0) || !write_num(FAIL_DIR "/interval", 1) ||
+	    !write_num(FAIL_DIR "/verbose", 0) || !write_num(FAIL_DIR "/times", INJECT_TIMES)) {
+		ksft_print_msg("cannot write %s/probability, interval, verbose and times (need root)\n",
+			       FAIL_DIR);
 		res = FAIL;
 	} else {
 		res = run_bounded(injected, CASE_TIMEOUT, why);
 	}
-	if (!write_num(FAIL_DIR "/verbose", verbose) || !write_num(FAIL_DIR "/times", times)) {
-		ksft_print_msg("cannot restore %s/verbose (%ld) and times (%ld)\n",
-			       FAIL_DIR, verbose, times);
+	if (!write_num(FAIL_DIR "/verbose", verbose) || !write_num(FAIL_DIR "/times", times) ||
+	    !write_num(FAIL_DIR "/interval", interval) ||
+	    !write_num(FAIL_DIR "/probability", probability)) {
+		ksft_print_msg("cannot restore %s/verbose (%ld), times (%ld), interval (%ld) and probability (%ld)\n",
+			       FAIL_DIR, verbose, times, interval, probability);
 		res = FAIL;
 	}
 	return res;

@@ -83,11 +83,17 @@ bench_report_judges() {
 }
 
 patches_are_kernel_patches() {
-	local p cp ign ok=0
+	local p cp ign pfx ok=0
 	base_env
 	cp=$PRISTINE/scripts/checkpatch.pl
 	for p in $(series_patches patched); do
-		grep -q '^Subject: \[PATCH\] mm/[a-z_/.-]*: ' "$PATCHES/$p" || { echo "$p: Subject is not '[PATCH] mm/<file>: summary'"; ok=1; }
+		# "mm/<file>: summary", or "<dir>/<file>: summary" for a file
+		# outside mm/ (kernel/events/uprobes): a file the patch touches.
+		pfx=$(sed -n 's/^Subject: \[PATCH\] \([a-z0-9_/.-]*\): .*/\1/p' "$PATCHES/$p")
+		if [ -z "$pfx" ] || ! grep -q "^+++ b/$pfx[./]" "$PATCHES/$p" ||
+		   { case $pfx in mm/*) false ;; *) grep -q '^+++ b/mm/' "$PATCHES/$p" ;; esac; }; then
+			echo "$p: Subject is not '[PATCH] mm/<file>: summary' (or <dir>/<file> of the file it changes outside mm/)"; ok=1
+		fi
 		grep -q '^Signed-off-by: ' "$PATCHES/$p" || { echo "$p: no Signed-off-by"; ok=1; }
 		# A warning the patch notes justify: "checkpatch-ignore: TYPE,..."
 		# below the "---" (git am drops it), with the reason next to it.
@@ -310,7 +316,7 @@ tests_build_in_tree() {
 }
 
 check "series applies with quilt, git am and patch -p1 alike" series_applies
-check "every patch has a mm/ Subject, a Signed-off-by and is checkpatch --strict clean" patches_are_kernel_patches
+check "every patch has a mm/<file> Subject, a Signed-off-by and is checkpatch --strict clean" patches_are_kernel_patches
 check "KERNEL_SRC=/nonexistent: one error line, non-zero exit" bad_kernel_src
 check "KERNEL_SRC of another version: one error line naming it" wrong_kernel_version
 check "a corrupted patch is named, nothing half-applied, the old tree kept" corrupted_patch_applies_nothing

@@ -129,3 +129,30 @@ print-list: ; @echo $($(LIST))
 MK
 }
 selftest_programs() { selftest_list "$1" TEST_GEN_PROGS; }
+
+# The "wide" config, for build-only checks of files the series touches but
+# the harness kernel does not build: the patched config plus DAMON (paddr),
+# page_idle, uprobes and nouveau SVM. A directory build skips disabled
+# objects without a word, so check-series and check-w1 build those files
+# here, and fail if one still gives no object.
+WIDE_OPTS="DAMON DAMON_PADDR PAGE_IDLE_FLAG IDLE_PAGE_TRACKING FTRACE PERF_EVENTS
+	UPROBES UPROBE_EVENTS DRM STAGING DRM_NOUVEAU DRM_NOUVEAU_SVM"
+# wide_config SRC OBJ LOG: OBJ/.config = the patched flavor's config plus
+# WIDE_OPTS, through olddefconfig in SRC, every option verified. OBJ keeps
+# its objects when the config did not change.
+wide_config() {
+	local src=$1 obj=$2 log=$3 o
+	mkdir -p "$obj"
+	cp "$BUILD/patched/obj/.config" "$obj/.config.want"
+	for o in $WIDE_OPTS; do
+		"$src/scripts/config" --file "$obj/.config.want" --enable "$o"
+	done
+	cmp -s "$obj/.config.want" "$obj/.config.in" 2>/dev/null ||
+		{ cp "$obj/.config.want" "$obj/.config"; cp "$obj/.config.want" "$obj/.config.in"; }
+	make -C "$src" O="$obj" olddefconfig >"$log" 2>&1 ||
+		{ tail -n 20 "$log" >&2; die "wide config in $obj: kconfig failed (log: $log)"; }
+	for o in $WIDE_OPTS; do
+		grep -q "^CONFIG_$o=y" "$obj/.config" ||
+			die "wide config in $obj: CONFIG_$o=y does not hold after olddefconfig"
+	done
+}

@@ -38,16 +38,29 @@
  *     EBUSY on any THP (and leaves its PTEs device-exclusive).
  *  3. folio_trylock(): a contended folio lock (reclaim) gives EBUSY.
  *
- * The cases that show the bugs fail on 6.1 in ways that cannot crash it:
- * the THP's PTEs are restored right after the EBUSY, and a page of a
- * partly exclusive THP is soft-offlined only where a probe shows that one
- * page of a THP can be made exclusive (the fixed kernel): 6.1's rmap
- * walkers (try_to_migrate_one() in the split and the migration) take a
- * device-exclusive entry for a present PTE. The race with reclaim runs
- * under the same probe. The guards (fork, R/W long-term pin and fork, munmap,
- * MADV_DONTNEED, exit, uffd-wp, soft-dirty) pass on 6.1 and must keep
- * passing. Every case runs in its own process with a deadline, marks its
- * start in the kernel log and fails on a kernel splat logged meanwhile.
+ * The cases (each asserts on the state a fixed kernel must show):
+ *  - memcg reclaim: 16 MiB of exclusive order-0 pages in a cgroup of
+ *    their own, memory.reclaim: half or more must leave Rss, every page
+ *    reclaim unmapped is lost to the device, the data reads back (bug 1).
+ *  - pagemap while exclusive: 6.1's pte_to_pagemap_entry() reports the
+ *    non-present entry as PM_SWAP with the PFN as its swap offset, and
+ *    sets PM_MMAP_EXCLUSIVE for any entry whose page has mapcount 1; so
+ *    the PFN, PM_MMAP_EXCLUSIVE and /proc/kpagecount 1 (bug 1).
+ *  - soft offline of an exclusive page: it migrates (bug 1).
+ *  - all 512 pages of a THP exclusive: success, still a THP (bug 2).
+ *  - soft offline of a page of a partly exclusive THP, and exclusive
+ *    requests racing MADV_PAGEOUT (no EBUSY, bug 3): only where a probe
+ *    shows that one page of a THP can be made exclusive (the fixed
+ *    kernel), as 6.1's rmap walkers (try_to_migrate_one() in the split
+ *    and the migration) take a device-exclusive entry for a present PTE.
+ *  - guards, passing on 6.1 already: fork(), R/W long-term pin and
+ *    fork(), munmap(), MADV_DONTNEED, exit, UFFDIO_WRITEPROTECT and
+ *    clear_refs soft-dirty clear while exclusive.
+ * On 6.1 the cases that show the bugs fail in ways that cannot crash it:
+ * the PTEs of the THP are restored right after the EBUSY, and nothing
+ * makes an rmap walker meet a device-exclusive entry. Every case runs in
+ * its own process with a deadline, marks its start in the kernel log and
+ * fails on a kernel splat logged meanwhile.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -198,7 +211,10 @@ static int dev_exclusive(struct dev *d, void *mem, size_t npages, unsigned int t
 	return err;
 }
 
-/* HMM_DMIRROR_CHECK_EXCLUSIVE: 0 if the device lost access to every page, else the errno (EPERM: still atomic). */
+/*
+ * HMM_DMIRROR_CHECK_EXCLUSIVE: 0 if the device lost access to every page,
+ * else the errno (EPERM: a page is still atomic on the device).
+ */
 static int dev_check(struct dev *d, void *mem, size_t npages)
 {
 	struct hmm_dmirror_cmd cmd = {
@@ -229,7 +245,8 @@ static bool dev_lost(struct dev *d, void *mem, size_t npages, const char *when)
 	if (!err)
 		return true;
 	ksft_print_msg("%s: HMM_DMIRROR_CHECK_EXCLUSIVE returned %s, expected 0 (the device lost access)\n",
-		       when, err == EPERM ? "EPERM (the device still holds a page)" : strerror(err));
+		       when,
+		       err == EPERM ? "EPERM (the device still holds a page)" : strerror(err));
 	return false;
 }
 
@@ -792,7 +809,8 @@ static enum result thp_all_pages(const char **why)
 		if (!is_exclusive_entry(ent[p], pfn[p])) {
 			if (!bad++)
 				ksft_print_msg("page %zu of the THP: pagemap %#llx, expected the device-exclusive entry of PFN %#llx\n",
-					       p, (unsigned long long)ent[p], (unsigned long long)pfn[p]);
+					       p, (unsigned long long)ent[p],
+					       (unsigned long long)pfn[p]);
 			continue;
 		}
 		if (!kpage_read("/proc/kpageflags", pfn[p], &flags)) {
@@ -800,7 +818,8 @@ static enum result thp_all_pages(const char **why)
 		} else if (!(flags & (1ULL << KPF_THP))) {
 			if (!bad++)
 				ksft_print_msg("page %zu of the THP (PFN %#llx) is no longer part of a THP (kpageflags %#llx)\n",
-					       p, (unsigned long long)pfn[p], (unsigned long long)flags);
+					       p, (unsigned long long)pfn[p],
+					       (unsigned long long)flags);
 		}
 	}
 	if (bad) {
@@ -813,7 +832,8 @@ touch:
 	if (!pat_check("the THP after exclusive access", r.mem, 0, n, 0xd4) ||
 	    !dev_lost(&d, r.mem, n, "after the CPU read the THP"))
 		res = FAIL;
-	if (!page_has_kflag(r.mem, KPF_THP) || !page_has_kflag(r.mem + thpsize - pagesize, KPF_THP)) {
+	if (!page_has_kflag(r.mem, KPF_THP) ||
+	    !page_has_kflag(r.mem + thpsize - pagesize, KPF_THP)) {
 		ksft_print_msg("the THP was split after the CPU took its pages back\n");
 		res = FAIL;
 	}
@@ -1043,7 +1063,8 @@ static enum result guard_fork(const char **why)
 	if (comm_hear(cp.to_parent[0], 10000) != 'w') {
 		ksft_print_msg("the child did not write within 10 s\n");
 		res = FAIL;
-	} else if (!expect_bytes("the parent's memory after the child's write", mem, size, VAL_INIT)) {
+	} else if (!expect_bytes("the parent's memory after the child's write", mem, size,
+				 VAL_INIT)) {
 		res = FAIL;
 	}
 	memset(mem, VAL_PARENT, size);
@@ -1334,7 +1355,8 @@ static enum result guard_uffd_wp(const char **why)
 			       m.faults, m.bad);
 		res = FAIL;
 	}
-	if (mem[0] != VAL_PARENT || !expect_bytes("the rest of the page", mem + 1, pagesize - 1, VAL_INIT)) {
+	if (mem[0] != VAL_PARENT ||
+	    !expect_bytes("the rest of the page", mem + 1, pagesize - 1, VAL_INIT)) {
 		ksft_print_msg("the write did not land (%#x)\n", mem[0] & 0xff);
 		res = FAIL;
 	}
@@ -1389,7 +1411,8 @@ static enum result guard_soft_dirty(const char **why)
 			       (unsigned long long)ent);
 		res = FAIL;
 	}
-	if (mem[0] != VAL_PARENT || !expect_bytes("the rest of the page", mem + 1, pagesize - 1, VAL_INIT))
+	if (mem[0] != VAL_PARENT ||
+	    !expect_bytes("the rest of the page", mem + 1, pagesize - 1, VAL_INIT))
 		res = FAIL;
 out:
 	unmap_pages(mem, 1);

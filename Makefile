@@ -55,8 +55,12 @@ check:
 	@$(S)/boot.sh base || echo "[forkpin] boot base failed: recorded, the verdict will show it"
 	@$(call kernel_steps,patched)
 	@$(S)/boot.sh patched || echo "[forkpin] boot patched failed: the verdict will show it"
+ifneq ($(CHECK_DEBUG),0)
+	@$(call kernel_steps,debug)
+	@$(S)/boot.sh debug || echo "[forkpin] boot debug failed: the verdict will show it"
+endif
 	@$(S)/check-harness.sh || true
-	@$(S)/verdict.py base patched
+	@$(S)/verdict.py base patched $(if $(filter 0,$(CHECK_DEBUG)),,debug)
 
 # fork() latency of base and patched kernels in one run: a benchmark,
 # never part of make check.
@@ -104,7 +108,8 @@ help:
 	@echo '  make               apply the series, build, boot in QEMU, run the selftests,'
 	@echo '                     print the summary (FLAVOR=patched by default)'
 	@echo '  make check         the test suite: base and patched kernels (A/B), the'
-	@echo '                     expectations in patches/expectations, the harness checks'
+	@echo '                     expectations in patches/expectations, the harness checks,'
+	@echo '                     and the debug kernel (patched + KASAN + kmemleak: splats)'
 	@echo '  make bench         fork() latency, base vs patched kernel in one run: ratio'
 	@echo '                     table and plot in BUILD/bench/ (a benchmark, not a test)'
 	@echo '  make run-host      the selftests on the running kernel (bare metal)'
@@ -134,7 +139,9 @@ help:
 	@echo '  KERNEL_SRC=DIR     any 6.1.y tree, git or plain, never modified'
 	@echo '                     (default: Debian'"'"'s linux-source-6.1 tarball)'
 	@echo '  O=DIR, BUILD=DIR   build directory (default: ./build)'
-	@echo '  FLAVOR=            patched (6.1 + whole series) or base (6.1 + test support)'
+	@echo '  FLAVOR=            patched (6.1 + whole series), base (6.1 + test support)'
+	@echo '                     or debug (patched + KASAN + kmemleak)'
+	@echo '  CHECK_DEBUG=0      make check without the debug kernel'
 	@echo '  ACCEL=             auto (KVM, else TCG), kvm, tcg (default: auto)'
 	@echo '  KVM_WATCHDOG=S     ACCEL=auto: TCG after all if a KVM guest prints no kernel'
 	@echo '                     line within S seconds (default: 20)'

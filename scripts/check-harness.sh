@@ -90,8 +90,12 @@ patches_are_kernel_patches() {
 		# "mm/<file>: summary", or "<dir>/<file>: summary" for a file
 		# outside mm/ (kernel/events/uprobes): a file the patch touches.
 		pfx=$(sed -n 's/^Subject: \[PATCH\] \([a-z0-9_/.-]*\): .*/\1/p' "$PATCHES/$p")
-		if [ -z "$pfx" ] || ! grep -q "^+++ b/$pfx[./]" "$PATCHES/$p" ||
-		   { case $pfx in mm/*) false ;; *) grep -q '^+++ b/mm/' "$PATCHES/$p" ;; esac; }; then
+		case $pfx in
+		mm/*) ;;
+		?*/*) grep -q "^+++ b/$pfx[./]" "$PATCHES/$p" || pfx= ;;
+		*) pfx= ;;
+		esac
+		if [ -z "$pfx" ]; then
 			echo "$p: Subject is not '[PATCH] mm/<file>: summary' (or <dir>/<file> of the file it changes outside mm/)"; ok=1
 		fi
 		grep -q '^Signed-off-by: ' "$PATCHES/$p" || { echo "$p: no Signed-off-by"; ok=1; }

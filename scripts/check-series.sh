@@ -55,7 +55,6 @@ boot_prefix() {
 }
 
 wide=$scratch/config-wide
-wide_config "$scratch/patched/src" "$wide" "$scratch/build-wide.log"
 
 # Warnings, file and message without line numbers (patches move lines).
 wnorm() { grep 'warning:' "$@" 2>/dev/null | sed -e 's|^[^ ]*/src/||' -e 's|^\([^: ]*\):[0-9]*:[0-9]*:|\1:|' | sort -u; }
@@ -88,6 +87,8 @@ for ((k = 1; k <= ${#patches[@]}; k++)); do
 	for q in "${patches[@]:0:k}"; do ln -s "$PATCHES/$q" "$pdir/$q"; done
 	PATCHES=$pdir BUILD=$scratch "$SCRIPTS/apply.sh" patched >/dev/null 2>"$scratch/apply.log" ||
 		{ cat "$scratch/apply.log" >&2; die "check-series: prefix $k ($p) does not apply"; }
+	# The wide config needs a tree to run kconfig in: the first prefix's.
+	[ "$k" -gt 1 ] || wide_config "$scratch/patched/src" "$wide" "$scratch/build-wide.log"
 	objs="mm/ kernel/fork.o fs/proc/"
 	touched=$(sed -n 's|^+++ b/\(.*\)\.c$|\1.o|p' "$PATCHES/$p")
 	for c in $touched; do

@@ -7,6 +7,7 @@
 #   scripts/kconfig/base.config         a real kernel: SLUB, -O2, syscalls
 #   tools/testing/selftests/mm/config   what the tests need
 #   scripts/kconfig/harness.config      what the QEMU boot and bug catching need
+#   scripts/kconfig/debug.config        FLAVOR=debug only: KASAN, kmemleak
 #   $EXTRA_KCONFIG                      optional, a fragment of your own
 # After olddefconfig every line of every fragment is checked: Kconfig drops
 # options whose dependencies are unmet without a word, and a test that
@@ -21,6 +22,7 @@ src=$dir/src obj=$dir/obj
 
 fragments=("$SCRIPTS/kconfig/base.config" "$SELFTESTS/config"
 	   "$SCRIPTS/kconfig/harness.config")
+[ "$flavor" != debug ] || fragments+=("$SCRIPTS/kconfig/debug.config")
 if [ -n "${EXTRA_KCONFIG:-}" ]; then
 	[ -f "$EXTRA_KCONFIG" ] || die "EXTRA_KCONFIG=$EXTRA_KCONFIG: no such file"
 	fragments+=("$EXTRA_KCONFIG")

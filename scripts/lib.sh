@@ -23,14 +23,18 @@ die() { printf 'forkpin: error: %s\n' "$*" >&2; exit 1; }
 # flavor_dir FLAVOR: the build directory of one kernel flavor.
 #   base    = 6.1 + the "test support" section of patches/series
 #   patched = 6.1 + the whole series
+#   debug   = patched + scripts/kconfig/debug.config (KASAN, kmemleak):
+#             the same tests, judged by kernel splats only
 flavor_check() {
 	case ${1:-} in
-	base|patched) ;;
-	*) die "unknown flavor '${1:-}' (expected base or patched)" ;;
+	base|patched|debug) ;;
+	*) die "unknown flavor '${1:-}' (expected base, patched or debug)" ;;
 	esac
 }
 flavor_dir() { flavor_check "$1"; echo "$BUILD/$1"; }
-flavor_localversion() { [ "$1" = base ] && echo -base || echo -forkpin; }
+flavor_localversion() {
+	case $1 in base) echo -base ;; debug) echo -forkpin-debug ;; *) echo -forkpin ;; esac
+}
 
 # kernel_version DIR: "6.1.192" from a tree's top Makefile.
 kernel_version() {
@@ -102,7 +106,7 @@ series_patches() {
 	awk -v flavor="$1" '
 		/^# == / { section = tolower($0); next }
 		/^[ \t]*(#|$)/ { next }
-		flavor == "patched" || section ~ /test support/ { print $1 }
+		flavor != "base" || section ~ /test support/ { print $1 }
 	' "$PATCHES/series"
 }
 

@@ -93,7 +93,9 @@ SPLAT = re.compile(
     r"Kernel panic|UBSAN:|KASAN:|KFENCE:|possible circular locking|"
     r"inconsistent lock state|INFO: task .* blocked for more than|"
     r"rcu: INFO: .*detected stalls|Unable to handle kernel|"
-    r"Huh VM_FAULT_OOM leaked out to the #PF handler)")
+    r"Huh VM_FAULT_OOM leaked out to the #PF handler|"
+    # the debug flavor's kmemleak scan after the tests (guest-init.sh)
+    r"kmemleak: \d+ new suspected memory leak)")
 STATUSES = ("pass", "fail", "skip", "xfail")
 
 # One case of a program: status (pass, fail, skip, xfail, xpass, error),
@@ -410,6 +412,26 @@ def judge(flavors, runs, rows, rules, harness):
     return v
 
 
+def judge_debug(v, run, programs):
+    """The debug flavor (KASAN, kmemleak; the patched series): the same
+    tests, judged by what its kernel says, not by the A/B table. Every
+    program ran to its end (a KASAN report that kills a test or the kernel
+    shows as a missing end marker or a broken program), the guest scanned
+    for leaks after the tests, and there is no splat, kmemleak's included."""
+    judge_splats(v, "debug", run, [])
+    for prog in programs:
+        p = run.progs.get(prog)
+        problem = "did not run" if p is None else program_problem(p)
+        if problem:
+            v.failures.append(f"debug: {prog}: {problem}")
+            v.splat_fails += 1
+    if not any("forkpin: kmemleak scan done" in l for l in
+               read_lines(os.path.join(BUILD, "debug", "run", "console.log"))):
+        v.failures.append("debug: the guest did not scan for leaks after the tests "
+                          "(no CONFIG_DEBUG_KMEMLEAK, or the guest died first)")
+        v.splat_fails += 1
+
+
 # --- render ----------------------------------------------------------------
 
 def render_splats(fl, judged):
@@ -434,7 +456,7 @@ def render_splats(fl, judged):
     return out
 
 
-def render(flavors, runs, v, kv):
+def render(flavors, runs, v, kv, debug=None):
     """The summary: header, table, splats, declared bugs, failures, verdict."""
     w = 9
     out = ["", f"forkpin results, Linux {kv}: " + ", ".join(
@@ -446,6 +468,11 @@ def render(flavors, runs, v, kv):
     out.append("")
     for fl in flavors:
         out.extend(render_splats(fl, runs[fl].judged))
+    if debug is not None:
+        done = sum(1 for p in debug.progs.values() if p.rc is not None)
+        out.append(f"debug kernel (KASAN, kmemleak) [{debug.status}]: {done} programs ran "
+                   "to their end; judged by its console only")
+        out.extend(render_splats("debug", debug.judged))
     if v.declared:
         out.append("XFAIL, * = as declared in patches/expectations:")
         for reason, fls in sorted(v.declared.items()):
@@ -499,18 +526,23 @@ def main(argv):
         return 1 if problems else 0
     flavors = [f for f in argv if f in ("base", "patched", "host")]
     if not flavors:
-        sys.exit("usage: verdict.py base|patched|host [patched]\n"
+        sys.exit("usage: verdict.py base|patched|host [patched] [debug]\n"
                  "       verdict.py check-run RUN_DIR PROG...")
     runs, programs = load_runs(flavors)
     rules = load_expectations()
     v = judge(flavors, runs, collect_rows(flavors, runs, programs), rules,
               read_harness(flavors))
+    debug = None
+    if "debug" in argv:
+        debug = load_run(os.path.join(BUILD, "debug", "run"))
+        _, debug_programs = load_runs(["debug"])
+        judge_debug(v, debug, debug_programs)
     kv = ""
     try:
         kv = open(os.path.join(BUILD, flavors[-1], "kversion")).read().strip()
     except OSError:
         pass
-    text = render(flavors, runs, v, kv)
+    text = render(flavors, runs, v, kv, debug)
     print(text)
     write_results(flavors, runs, v, kv, text)
     return 1 if v.failures else 0

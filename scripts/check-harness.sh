@@ -262,6 +262,21 @@ verdict_says() {
 	grep -q -- "$3" "$d/out" || { echo "verdict output lacks: $3"; return 1; }
 }
 
+# verdict_debug RC PATTERN CONSOLE: base and patched pass "the case"; the
+# debug flavor ran it too, and its kernel logged CONSOLE meanwhile.
+verdict_debug() {
+	local d=$tmp/v$RANDOM rc=0
+	mkdir -p "$d/patches"
+	: >"$d/patches/expectations"
+	fake_run "$d" base "ok 1 the case"
+	fake_run "$d" patched "ok 1 the case"
+	fake_run "$d" debug "ok 1 the case" "$3"
+	BUILD=$d PATCHES=$d/patches "$SCRIPTS/verdict.py" base patched debug >"$d/out" 2>&1 || rc=$?
+	cat "$d/out"
+	[ "$rc" = "$1" ] || { echo "verdict exit $rc, wanted $1"; return 1; }
+	grep -q -- "$2" "$d/out" || { echo "verdict output lacks: $2"; return 1; }
+}
+
 verdict_judges() {
 	local ok="ok 1 the case" bad="not ok 1 the case"
 	local bug="fail pass demo: the case -- fixed by a patch"
@@ -301,7 +316,15 @@ verdict_judges() {
 	verdict_says "" 1 "patched: demo: the case: got xfail, expected pass" \
 		"$ok" "ok 1 the case # XFAIL a known limitation" &&
 	verdict_says "xfail xfail demo: the case -- a known limitation" 1 \
-		"base: demo: the case: got fail, expected xfail" "$bad" "ok 1 # XFAIL the case"
+		"base: demo: the case: got fail, expected xfail" "$bad" "ok 1 # XFAIL the case" &&
+	# The debug kernel: judged by its console; the leak scan must have run.
+	local scanned="forkpin: kmemleak scan done"
+	verdict_debug 0 "verdict: 1 passed, 0 failed" "$scanned" &&
+	verdict_debug 1 "debug: the guest did not scan for leaks" "" &&
+	verdict_debug 1 "debug: kernel splat during demo: kmemleak: 2 new suspected" \
+		"kmemleak: 2 new suspected memory leaks (see /sys/kernel/debug/kmemleak)"$'\n'"$scanned" &&
+	verdict_debug 1 "debug: kernel splat during demo: BUG: KASAN: use-after-free" \
+		"BUG: KASAN: use-after-free in copy_page_range+0x1/0x2"$'\n'"$scanned"
 }
 
 tests_build_in_tree() {
@@ -326,7 +349,7 @@ check "KERNEL_SRC of another version: one error line naming it" wrong_kernel_ver
 check "a corrupted patch is named, nothing half-applied, the old tree kept" corrupted_patch_applies_nothing
 check "a missing package, not root: prints the apt-get line, exit 2" missing_package_as_user
 check "run-tests.sh, under sh and busybox: plan, markers, ok / SKIP / exit / TIMEOUT lines" runner_works
-check "verdict: failures, unreproduced base bugs, splats, skips, xfails are caught" verdict_judges
+check "verdict: failures, unreproduced base bugs, splats, skips, xfails, the debug kernel's KASAN and kmemleak reports are caught" verdict_judges
 check "make bench: medians over boots, ratios, splats and too few runs caught" bench_report_judges
 if [ -f "$BUILD/patched/initramfs.cpio" ] && [ "${HARNESS_BOOT:-1}" != 0 ]; then
 	check "the tests build in-tree: make -C tools/testing/selftests TARGETS=forkpin-mm" tests_build_in_tree

@@ -100,16 +100,18 @@
 #include <sys/wait.h>
 #include <linux/kernel-page-flags.h>
 #include <linux/magic.h>
-#if __has_include(<sys/rseq.h>)
-#include <sys/rseq.h>
-#define HAVE_GLIBC_RSEQ
-#endif
 #ifdef HAVE_LIBURING
 #include <liburing.h>
 #endif
 
 #include "mem_util.h"
 #include "pin_util.h"
+
+/* glibc 2.35+ registers an rseq area per thread (see rseq_unregister()). */
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 35)
+#include <sys/rseq.h>
+#define HAVE_GLIBC_RSEQ
+#endif
 
 #define FAIL_NTH	"/proc/thread-self/fail-nth"
 #define FAILSLAB	"/sys/kernel/debug/failslab"
@@ -280,49 +282,49 @@ _Static_assert(offsetof(struct nth_io, fd) == 0 && offsetof(struct nth_io, arm) 
  * reset only registers and *io are written.
  */
 asm(".text\n"
-    ".type fail_fork, @function\n"
-    "fail_fork:\n"
-    "	push %rbx\n"
-    "	mov %rdi, %rbx\n"
-    "	mov $" STR(__NR_pwrite64) ", %eax\n"
-    "	mov 0(%rbx), %rdi\n"
-    "	mov 8(%rbx), %rsi\n"
-    "	mov 16(%rbx), %rdx\n"
-    "	xor %r10d, %r10d\n"
-    "	syscall\n"
-    "	mov %rax, 24(%rbx)\n"
-    "	cmp 16(%rbx), %rax\n"
-    "	jne 1f\n"
-    "	mov $" STR(__NR_clone) ", %eax\n"
-    "	mov $" STR(SIGCHLD) ", %edi\n"
-    "	xor %esi, %esi\n"
-    "	xor %edx, %edx\n"
-    "	xor %r10d, %r10d\n"
-    "	xor %r8d, %r8d\n"
-    "	syscall\n"
-    "	test %rax, %rax\n"
-    "	jz 2f\n"
-    "	mov %rax, 32(%rbx)\n"
-    "	mov $" STR(__NR_pread64) ", %eax\n"
-    "	mov 0(%rbx), %rdi\n"
-    "	lea 64(%rbx), %rsi\n"
-    "	mov $63, %edx\n"
-    "	xor %r10d, %r10d\n"
-    "	syscall\n"
-    "	mov %rax, 40(%rbx)\n"
-    "	mov $" STR(__NR_pwrite64) ", %eax\n"
-    "	mov 0(%rbx), %rdi\n"
-    "	lea 56(%rbx), %rsi\n"
-    "	mov $1, %edx\n"
-    "	xor %r10d, %r10d\n"
-    "	syscall\n"
-    "	mov %rax, 48(%rbx)\n"
-    "	mov 32(%rbx), %rax\n"
-    "	jmp 2f\n"
-    "1:	mov $-1, %rax\n"
-    "2:	pop %rbx\n"
-    "	ret\n"
-    ".size fail_fork, .-fail_fork\n");
+	".type fail_fork, @function\n"
+	"fail_fork:\n"
+	"	push %rbx\n"
+	"	mov %rdi, %rbx\n"
+	"	mov $" STR(__NR_pwrite64) ", %eax\n"
+	"	mov 0(%rbx), %rdi\n"
+	"	mov 8(%rbx), %rsi\n"
+	"	mov 16(%rbx), %rdx\n"
+	"	xor %r10d, %r10d\n"
+	"	syscall\n"
+	"	mov %rax, 24(%rbx)\n"
+	"	cmp 16(%rbx), %rax\n"
+	"	jne 1f\n"
+	"	mov $" STR(__NR_clone) ", %eax\n"
+	"	mov $" STR(SIGCHLD) ", %edi\n"
+	"	xor %esi, %esi\n"
+	"	xor %edx, %edx\n"
+	"	xor %r10d, %r10d\n"
+	"	xor %r8d, %r8d\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jz 2f\n"
+	"	mov %rax, 32(%rbx)\n"
+	"	mov $" STR(__NR_pread64) ", %eax\n"
+	"	mov 0(%rbx), %rdi\n"
+	"	lea 64(%rbx), %rsi\n"
+	"	mov $63, %edx\n"
+	"	xor %r10d, %r10d\n"
+	"	syscall\n"
+	"	mov %rax, 40(%rbx)\n"
+	"	mov $" STR(__NR_pwrite64) ", %eax\n"
+	"	mov 0(%rbx), %rdi\n"
+	"	lea 56(%rbx), %rsi\n"
+	"	mov $1, %edx\n"
+	"	xor %r10d, %r10d\n"
+	"	syscall\n"
+	"	mov %rax, 48(%rbx)\n"
+	"	mov 32(%rbx), %rax\n"
+	"	jmp 2f\n"
+	"1:	mov $-1, %rax\n"
+	"2:	pop %rbx\n"
+	"	ret\n"
+	".size fail_fork, .-fail_fork\n");
 long fail_fork(struct nth_io *io);
 #define HAVE_FAIL_FORK
 #endif
@@ -1115,6 +1117,7 @@ static bool sweep(struct mem *m, struct pin *p, struct nth_io *io, uint64_t *buf
 	unsigned int n;
 	long left, pid;
 	bool ok = true;
+	char *end;
 
 	if (deadline > program_deadline)
 		deadline = program_deadline;
@@ -1151,7 +1154,8 @@ static bool sweep(struct mem *m, struct pin *p, struct nth_io *io, uint64_t *buf
 			break;
 		}
 		io->buf[io->got > 0 ? io->got : 0] = 0;
-		if (io->got <= 0 || sscanf(io->buf, "%ld", &left) != 1 || io->reset != 1) {
+		left = strtol(io->buf, &end, 10);
+		if (io->got <= 0 || end == io->buf || io->reset != 1) {
 			ksft_print_msg("N=%u: reading back and resetting %s failed (read %ld, reset %ld)\n",
 				       n, FAIL_NTH, io->got, io->reset);
 			kill_child(pid);
@@ -1186,7 +1190,7 @@ static bool sweep(struct mem *m, struct pin *p, struct nth_io *io, uint64_t *buf
 			break;
 	}
 	if (ok && n > MAX_N) {
-		ksft_print_msg("fork() still used up the count at N=%u: the sweep never ended\n", MAX_N);
+		ksft_print_msg("fork() still used up the count at N=%u, the bound\n", MAX_N);
 		ok = false;
 	}
 	return ok;

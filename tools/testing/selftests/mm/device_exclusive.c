@@ -95,7 +95,6 @@
 
 #define DMIRROR		"/dev/hmm_dmirror0"
 #define SOFT_OFFLINE	"/sys/devices/system/memory/soft_offline_page"
-#define CGROOT		"/sys/fs/cgroup"
 #define CG_NAME		"forkpin-device-exclusive"
 
 #define CASE_TIMEOUT	40	/* s, one case in its own process (plus the race) */
@@ -434,64 +433,22 @@ static const char *soft_offline_missing(void)
 
 /* ---- memcg ---- */
 
-/* The path of this process's cgroup2 directory into @path. */
-static bool cg_self(char *path, size_t size)
-{
-	FILE *f = fopen("/proc/self/cgroup", "r");
-	char line[512], *nl;
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl = 0;
-		snprintf(path, size, "%s%s", CGROOT, strcmp(line + 3, "/") ? line + 3 : "");
-		found = true;
-	}
-	fclose(f);
-	return found;
-}
-
-/* Moves this process into the cgroup directory @cg. */
-static bool cg_join(const char *cg)
-{
-	char path[600], pid[32];
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (write_file(path, pid))
-		return true;
-	ksft_print_msg("cannot move the process into %s: %s\n", cg, strerror(errno));
-	return false;
-}
-
 /*
- * A child cgroup of ours with the memory controller, in @cg; NULL or why
- * not (a skip).
+ * A child cgroup of ours with the memory controller and memory.reclaim,
+ * in @cg; NULL or why not (a skip).
  */
 static const char *cg_create(const char *parent, char *cg, size_t size)
 {
-	char path[600];
+	char path[700];
+	const char *why = memcg_create(parent, CG_NAME, cg, size);
 
-	if (access(CGROOT "/cgroup.controllers", R_OK)) {
-		mkdir(CGROOT, 0755);
-		if (mount("cgroup2", CGROOT, "cgroup2", 0, NULL))
-			return "need cgroup2 at " CGROOT " (mount -t cgroup2 none " CGROOT ")";
-	}
-	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", parent);
-	/* Fails where it is on already or cannot be: memory.reclaim tells. */
-	write_file(path, "+memory");
-	snprintf(cg, size, "%s/%s", parent, CG_NAME);
-	if (mkdir(cg, 0755) && errno != EEXIST)
-		return "cannot create a cgroup (need root)";
+	if (why)
+		return why;
 	snprintf(path, sizeof(path), "%s/memory.reclaim", cg);
 	if (access(path, W_OK)) {
 		rmdir(cg);
-		return "no memory.reclaim in a child cgroup (need CONFIG_MEMCG, v5.19+, +memory in the parent's cgroup.subtree_control)";
+		cg[0] = 0;
+		return "no memory.reclaim in a child cgroup (need CONFIG_MEMCG, v5.19+)";
 	}
 	return NULL;
 }
@@ -511,16 +468,6 @@ static int cg_reclaim(const char *cg, const char *val)
 		err = errno;
 	close(fd);
 	return err;
-}
-
-/* A cgroup file's value in kB (memory.current, memory.swap.current), -1 if unknown. */
-static long cg_kb(const char *cg, const char *file)
-{
-	char path[600];
-	long val;
-
-	snprintf(path, sizeof(path), "%s/%s", cg, file);
-	return read_key(path, NULL, &val) ? val >> 10 : -1;
 }
 
 /* ---- the cases ---- */

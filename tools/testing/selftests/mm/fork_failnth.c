@@ -116,7 +116,6 @@
 #define FAIL_NTH	"/proc/thread-self/fail-nth"
 #define FAILSLAB	"/sys/kernel/debug/failslab"
 #define FAIL_PAGE_ALLOC	"/sys/kernel/debug/fail_page_alloc"
-#define CGROOT		"/sys/fs/cgroup"
 #define CG_NAME		"forkpin-fork-failnth"
 #define KSM_RUN		"/sys/kernel/mm/ksm/run"
 
@@ -920,76 +919,20 @@ static bool pins_held(long *held)
 
 static char cg_parent[600], cg_path[700];
 
-/* The path of this process's cgroup2 directory into @path. */
-static bool cg_self(char *path, size_t size)
-{
-	FILE *f = fopen("/proc/self/cgroup", "r");
-	char line[512], *nl;
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl = 0;
-		snprintf(path, size, "%s%s", CGROOT, strcmp(line + 3, "/") ? line + 3 : "");
-		found = true;
-	}
-	fclose(f);
-	return found;
-}
-
 /* A child cgroup of ours with the memory controller in cg_path; NULL or why not. */
 static const char *cg_create(void)
 {
-	char path[800];
-
 	if (!cg_self(cg_parent, sizeof(cg_parent)))
 		return "no cgroup2 line in /proc/self/cgroup (need cgroup2)";
-	if (access(CGROOT "/cgroup.controllers", R_OK)) {
-		mkdir(CGROOT, 0755);
-		if (mount("cgroup2", CGROOT, "cgroup2", 0, NULL))
-			return "need cgroup2 at " CGROOT " (mount -t cgroup2 none " CGROOT ")";
-	}
-	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", cg_parent);
-	/* Fails where it is on already or cannot be: memory.current tells. */
-	write_file(path, "+memory");
-	snprintf(cg_path, sizeof(cg_path), "%s/%s", cg_parent, CG_NAME);
-	if (mkdir(cg_path, 0755) && errno != EEXIST) {
-		cg_path[0] = 0;
-		return "cannot create a cgroup (need root)";
-	}
-	snprintf(path, sizeof(path), "%s/memory.current", cg_path);
-	if (access(path, R_OK)) {
-		rmdir(cg_path);
-		cg_path[0] = 0;
-		return "no memory.current in a child cgroup (need CONFIG_MEMCG, +memory in the parent's cgroup.subtree_control)";
-	}
-	return NULL;
+	return memcg_create(cg_parent, CG_NAME, cg_path, sizeof(cg_path));
 }
 
-static bool cg_join(void)
-{
-	char path[800], pid[32];
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cg_path);
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (write_file(path, pid))
-		return true;
-	ksft_print_msg("cannot move the process into %s: %s\n", cg_path, strerror(errno));
-	return false;
-}
-
+/* memory.current of cg_path in bytes, -1 if unknown. */
 static long cg_current(void)
 {
-	char path[800];
-	long val;
+	long kb = cg_kb(cg_path, "memory.current");
 
-	snprintf(path, sizeof(path), "%s/memory.current", cg_path);
-	return read_key(path, NULL, &val) ? val : -1;
+	return kb < 0 ? -1 : kb << 10;
 }
 
 /* ---- the sweep ---- */
@@ -1273,7 +1216,7 @@ static enum result run_case(const struct sweep_case *c, const char **why)
 		ksft_print_msg("cannot open %s: %s\n", FAIL_NTH, strerror(errno));
 		return FAIL;
 	}
-	if (!cg_join())
+	if (!cg_join(cg_path))
 		return FAIL;
 	*why = (c->kind ? c->kind : &kinds[0])->setup(&m);
 	if (*why) {

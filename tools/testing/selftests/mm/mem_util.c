@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <linux/kernel-page-flags.h>
 
@@ -807,3 +808,74 @@ const struct backend backends[] = {
 };
 
 const unsigned int nr_backends = sizeof(backends) / sizeof(backends[0]);
+
+#define CGROOT "/sys/fs/cgroup"
+
+bool cg_self(char *path, size_t size)
+{
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	char line[512], *nl;
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = 0;
+		snprintf(path, size, "%s%s", CGROOT, strcmp(line + 3, "/") ? line + 3 : "");
+		found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+const char *memcg_create(const char *parent, const char *name, char *cg, size_t size)
+{
+	char path[1024];
+
+	cg[0] = 0;
+	if (access(CGROOT "/cgroup.controllers", R_OK)) {
+		mkdir(CGROOT, 0755);
+		if (mount("cgroup2", CGROOT, "cgroup2", 0, NULL))
+			return "need cgroup2 at " CGROOT " (mount -t cgroup2 none " CGROOT ")";
+	}
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", parent);
+	/* Fails where it is on already or cannot be: memory.current tells. */
+	write_file(path, "+memory");
+	snprintf(cg, size, "%s/%s", parent, name);
+	if (mkdir(cg, 0755) && errno != EEXIST) {
+		cg[0] = 0;
+		return "cannot create a cgroup (need root)";
+	}
+	snprintf(path, sizeof(path), "%s/memory.current", cg);
+	if (access(path, R_OK)) {
+		rmdir(cg);
+		cg[0] = 0;
+		return "no memory.current in a child cgroup (need CONFIG_MEMCG, +memory in the parent's cgroup.subtree_control)";
+	}
+	return NULL;
+}
+
+bool cg_join(const char *cg)
+{
+	char path[1024], pid[32];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_file(path, pid))
+		return true;
+	ksft_print_msg("cannot move the process into %s: %s\n", cg, strerror(errno));
+	return false;
+}
+
+long cg_kb(const char *cg, const char *file)
+{
+	char path[1024];
+	long val;
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	return read_key(path, NULL, &val) ? val >> 10 : -1;
+}

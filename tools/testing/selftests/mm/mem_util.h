@@ -182,4 +182,17 @@ int kmsg_mark_case(const char *desc);
 bool kmsg_splat_since(int fd, char *line, size_t size);
 const char *kmsg_unreadable(void);
 
+/*
+ * cgroup2 for a test's own memory cgroup. cg_self: this process's cgroup2
+ * directory into @path. memcg_create: the child @name of @parent with the
+ * memory controller (cgroup2 mounted at /sys/fs/cgroup first if nothing
+ * is there, +memory in @parent's subtree_control) into @cg; NULL, or why
+ * not, naming what is missing (a skip). cg_join: moves this process into
+ * @cg, or says why not. cg_kb: a cgroup file's value in kB, -1 if unknown.
+ */
+bool cg_self(char *path, size_t size);
+const char *memcg_create(const char *parent, const char *name, char *cg, size_t size);
+bool cg_join(const char *cg);
+long cg_kb(const char *cg, const char *file);
+
 #endif /* __FORKPIN_MEM_UTIL_H */

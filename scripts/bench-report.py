@@ -28,6 +28,9 @@ CASES = [
     ("thp-pte", "PTE-mapped THP", "<= 0.70"),
     ("pinned", "io_uring-pinned (early COW)", ""),
     ("memcpy", "memcpy, floor of the pinned case", ""),
+    # Not fork(): block direct I/O pins its pages on patched (0034).
+    ("odirect-4k", "O_DIRECT read 4 KiB x1024, brd", "<= 1.05"),
+    ("odirect-1m", "O_DIRECT read 1 MiB x16, brd", "<= 1.05"),
 ]
 LINE = re.compile(r"^# bench (\S+) samples_us=([\d,]+)$")
 SKIP = re.compile(r"^# bench (\S+) skip (.*)")

@@ -184,7 +184,10 @@ variant() {	# NAME OPTION...: OPTIONs disabled, CONFIG_<check> must be unset
 if [ "${CHECK_SERIES_CONFIGS:-1}" != 0 ]; then
 	variant no-thp TRANSPARENT_HUGEPAGE
 	variant no-hugetlb HUGETLBFS HUGETLB_PAGE
+	# No filesystem on a block device: no iomap, the block layer and
+	# fs/direct-io.c on their own.
+	variant no-blockfs EXT4_FS EXT2_FS FS_IOMAP
 fi
 
 printf '%s\n' "prefix  patch" "${results[@]}"
-say "check-series: all ${#patches[@]} prefixes build; the whole series builds without THP and without hugetlb"
+say "check-series: all ${#patches[@]} prefixes build; the whole series builds without THP, without hugetlb and without block filesystems"

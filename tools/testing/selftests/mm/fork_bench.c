@@ -22,8 +22,14 @@
  *             copies every page for the child (early COW)
  *   memcpy    not a fork(): memcpy() of the same size, the floor for
  *             "pinned"
+ *   odirect-4k, odirect-1m
+ *             not a fork(): O_DIRECT pread()s of 4 KiB (1024 per sample)
+ *             or 1 MiB (16 per sample) from a RAM disk (brd) into one
+ *             buffer, the cost of block direct I/O taking its pages
+ *             (pinned on the patched kernel, referenced on base)
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +111,61 @@ static bool measure(const char *name, bool (*once)(double *us, void *arg), void 
 	return ok;
 }
 
+/* O_DIRECT reads of @io bytes each from a block device, at rotating offsets. */
+struct odirect {
+	int fd;
+	char *buf;
+	size_t io, span;
+	unsigned int n;
+};
+
+static bool timed_reads(double *us, void *arg)
+{
+	struct odirect *o = arg;
+	double start = now_us();
+	unsigned int i;
+
+	for (i = 0; i < o->n; i++) {
+		off_t off = (off_t)((i * o->io) % o->span);
+
+		if (pread(o->fd, o->buf, o->io, off) != (ssize_t)o->io) {
+			perror("pread");
+			return false;
+		}
+	}
+	*us = now_us() - start;
+	return true;
+}
+
+static const char *odirect_case(const char *name)
+{
+	struct odirect o = { .io = strcmp(name, "odirect-4k") ? 1UL << 20 : 4096 };
+	const char *why = NULL;
+	off_t end;
+
+	o.n = o.io == 4096 ? 1024 : 16;
+	o.fd = open("/dev/ram0", O_RDONLY | O_DIRECT);
+	if (o.fd < 0)
+		return "need a RAM disk /dev/ram0 (CONFIG_BLK_DEV_RAM=y, root)";
+	end = lseek(o.fd, 0, SEEK_END);
+	if (end < (off_t)o.io) {
+		close(o.fd);
+		return "the RAM disk is smaller than one read";
+	}
+	o.span = end - end % o.io;
+	o.buf = mmap(NULL, o.io, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (o.buf == MAP_FAILED) {
+		close(o.fd);
+		return "mmap() failed";
+	}
+	memset(o.buf, 1, o.io);
+	if (!measure(name, timed_reads, &o))
+		why = "O_DIRECT read failed";
+	munmap(o.buf, o.io);
+	close(o.fd);
+	return why;
+}
+
 static const char *map(struct region *r, bool thp)
 {
 	const char *why = map_anon(r, size, thp ? thpsize : 0, 0);
@@ -133,6 +194,8 @@ static const char *run_case(const char *name)
 	const char *why = NULL;
 	size_t off;
 
+	if (!strncmp(name, "odirect-", 8))
+		return odirect_case(name);
 	if (!strcmp(name, "order0")) {
 		why = map(&r, false);
 	} else if (!strcmp(name, "thp-pmd") || !strcmp(name, "thp-pte")) {
@@ -203,6 +266,7 @@ int main(int argc, char **argv)
 {
 	static const char * const all[] = {
 		"order0", "thp-pmd", "thp-pte", "pinned", "memcpy",
+		"odirect-4k", "odirect-1m",
 	};
 	const char *env;
 	unsigned int i;

@@ -69,12 +69,32 @@ endif
 	@$(S)/verdict.py base patched $(if $(filter 0,$(CHECK_DEBUG)),,debug)
 
 # fork() latency of base and patched kernels in one run: a benchmark,
-# never part of make check.
+# never part of make check. BENCH_CONFIG=prod (default): the bench-base and
+# bench-patched kernels, built from base's and patched's applied trees in
+# the production config (scripts/kconfig/bench.config: make check's config
+# without the bug catchers) into build directories of their own, so that
+# make check's kernels are never rebuilt; BENCH_CONFIG=check: make check's
+# base and patched kernels.
+BENCH_CONFIG ?= prod
+export BENCH_CONFIG
+# The production steps of one bench kernel: TREE (base, patched), FLAVOR.
+define bench_steps
+$(S)/apply.sh $(1)
+$(S)/bench.sh config $(2)
+$(S)/build.sh $(2)
+$(S)/selftests.sh $(2)
+endef
 bench:
+	@case '$(BENCH_CONFIG)' in prod|check) ;; *) echo "forkpin: error: BENCH_CONFIG=$(BENCH_CONFIG): expected prod or check" >&2; exit 1 ;; esac
 	@$(S)/deps.sh bench
 	@$(S)/base.sh
+ifeq ($(BENCH_CONFIG),check)
 	@$(call kernel_steps,base)
 	@$(call kernel_steps,patched)
+else
+	@$(call bench_steps,base,bench-base)
+	@$(call bench_steps,patched,bench-patched)
+endif
 	@$(S)/bench.sh
 
 # The selftests on the running kernel (real hardware, bare metal).
@@ -100,8 +120,8 @@ check-harness:
 	@$(S)/check-harness.sh
 
 clean:
-	rm -rf $(BUILD)/base $(BUILD)/patched $(BUILD)/host $(BUILD)/check-series \
-		$(BUILD)/bench \
+	rm -rf $(BUILD)/base $(BUILD)/patched $(BUILD)/debug $(BUILD)/host $(BUILD)/check-series \
+		$(BUILD)/bench $(BUILD)/bench-base $(BUILD)/bench-patched \
 		$(BUILD)/*.tap \
 		$(BUILD)/summary-* $(BUILD)/results-*
 distclean:
@@ -116,8 +136,9 @@ help:
 	@echo '  make check         the test suite: base and patched kernels (A/B), the'
 	@echo '                     expectations in patches/expectations, the harness checks,'
 	@echo '                     and the debug kernel (patched + KASAN + kmemleak: splats)'
-	@echo '  make bench         fork() latency, base vs patched kernel in one run: ratio'
-	@echo '                     table and plot in BUILD/bench/ (a benchmark, not a test)'
+	@echo '  make bench         fork(), exit and unmap latency, base vs patched kernel in'
+	@echo '                     one run, production config (no bug catchers) by default:'
+	@echo '                     ratio table and plot in BUILD/bench/ (a benchmark, not a test)'
 	@echo '  make run-host      the selftests on the running kernel (bare metal)'
 	@echo
 	@echo 'Single steps (for FLAVOR):'
@@ -147,7 +168,8 @@ help:
 	@echo '                     (default: Debian'"'"'s linux-source-6.1 tarball)'
 	@echo '  O=DIR, BUILD=DIR   build directory (default: ./build)'
 	@echo '  FLAVOR=            patched (6.1 + whole series), base (6.1 + test support)'
-	@echo '                     or debug (patched + KASAN + kmemleak)'
+	@echo '                     or debug (patched + KASAN + kmemleak); bench-base and'
+	@echo '                     bench-patched are make bench'"'"'s production kernels'
 	@echo '  CHECK_DEBUG=0      make check without the debug kernel'
 	@echo '  ACCEL=             auto (KVM, else TCG), kvm, tcg (default: auto)'
 	@echo '  KVM_WATCHDOG=S     ACCEL=auto: TCG after all if a KVM guest prints no kernel'
@@ -168,7 +190,11 @@ help:
 	@echo '                     (default: 20)'
 	@echo '  BENCH_MB=N         make bench: MiB per case (default 256 for TCG; 1024 on'
 	@echo '                     real hardware or KVM)'
-	@echo '  BENCH_RUNS=N       make bench: timed forks per case and boot (default 11, >= 10)'
-	@echo '  BENCH_ROUNDS=N     make bench: boots of each kernel, alternating (default 3)'
+	@echo '  BENCH_CONFIG=      make bench: prod (default: make check'"'"'s config without'
+	@echo '                     DEBUG_VM, lockdep, page_table_check, fault injection; own'
+	@echo '                     build dirs BUILD/bench-base, BUILD/bench-patched) or check'
+	@echo '                     (make check'"'"'s kernels, as they are)'
+	@echo '  BENCH_RUNS=N       make bench: timed samples per case and boot (default 11, >= 10)'
+	@echo '  BENCH_ROUNDS=N     make bench: boots of each kernel, alternating (default 5)'
 	@echo '  BENCH_CPUS=N       make bench: guest CPUs (default 1)'
 	@echo '  BENCH_NO_PLOT=1    make bench: the table only, no gnuplot plot'

@@ -1,22 +1,126 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# scripts/bench.sh - fork() latency on the base and the patched kernel, in
-# one run, with the same config: tools/testing/selftests/mm/fork_bench in
-# a guest of each kernel, then scripts/bench-report.py for the ratio table
-# and the plot. A benchmark, not a test: nothing here asserts a time.
+# scripts/bench.sh - fork(), exit and unmap latency on the base and the
+# patched kernel, in one run, with the same config:
+# tools/testing/selftests/mm/fork_bench in a guest of each kernel, then
+# scripts/bench-report.py for the ratio table and the plot. A benchmark,
+# not a test: nothing here asserts a time.
 #
+# scripts/bench.sh config FLAVOR (bench-base or bench-patched): the
+# production config, before make bench builds those kernels. FLAVOR's
+# src is a link to base's or patched's applied tree (make apply), its
+# .config is make check's (tinyconfig, base.config, the selftests'
+# config, harness.config) with scripts/kconfig/bench.config applied last
+# (no bug catchers), then $EXTRA_KCONFIG. After olddefconfig every line
+# of every fragment is verified, except the lines a later fragment
+# overrides: an option bench.config turns off must not be set at all.
+#
+# BENCH_CONFIG: prod (default) runs the bench-base and bench-patched
+# kernels (make bench builds them); check runs make check's base and
+# patched kernels (DEBUG_VM, lockdep, page_table_check, fault injection).
 # BENCH_MB (default 256, sized for TCG; 1024 on real hardware),
-# BENCH_RUNS (default 11, at least 10) timed forks per case and boot,
-# BENCH_ROUNDS (default 3) boots of each kernel, alternating base and
+# BENCH_RUNS (default 11, at least 10) timed samples per case and boot,
+# BENCH_ROUNDS (default 5) boots of each kernel, alternating base and
 # patched so that a slow spell of the host does not land on one kernel
 # only, BENCH_CPUS (default 1) guest CPUs: on a small host an emulated
 # CPU per host core keeps the numbers steadier. The medians are taken over
-# all the samples of a kernel. BENCH_NO_PLOT=1: the table, no plot.
+# all the samples of a kernel; the report shows how far the rounds and
+# the boots spread. BENCH_NO_PLOT=1: the table, no plot.
 # Results in $BUILD/bench/.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-mb=${BENCH_MB:-256} runs=${BENCH_RUNS:-11} rounds=${BENCH_ROUNDS:-3} cpus=${BENCH_CPUS:-1}
+bench_config=${BENCH_CONFIG:-prod}
+case $bench_config in
+prod) flavors=(bench-base bench-patched) ;;
+check) flavors=(base patched) ;;
+*) die "BENCH_CONFIG=$bench_config: expected prod (make check's config without the bug catchers) or check (make check's kernels)" ;;
+esac
+
+# bench_kconfig FLAVOR: FLAVOR's tree (a link) and its verified .config.
+bench_kconfig() {
+	local flavor=$1 dir tree src obj key log missing fragments
+	case $flavor in bench-base|bench-patched) ;;
+	*) die "bench.sh config: expected bench-base or bench-patched, not '$flavor'" ;;
+	esac
+	dir=$(flavor_dir "$flavor")
+	tree=$(bench_tree "$flavor")
+	if [ ! -f "$BUILD/$tree/src/Makefile" ] || [ ! -f "$BUILD/$tree/kversion" ]; then
+		die "no kernel tree at $BUILD/$tree/src (run: make apply FLAVOR=$tree)"
+	fi
+	mkdir -p "$dir"
+	src=$dir/src obj=$dir/obj
+	# Relative: the link survives apply.sh swapping the tree in, and a
+	# moved BUILD.
+	if [ "$(readlink "$src" 2>/dev/null)" != "../$tree/src" ]; then
+		[ ! -e "$src" ] || [ -L "$src" ] ||
+			say "config $flavor: replacing the private tree $src by a link to $tree's"
+		rm -rf "$src"
+		ln -s "../$tree/src" "$src"
+	fi
+	cp "$BUILD/$tree/kversion" "$dir/kversion"
+
+	fragments=("$SCRIPTS/kconfig/base.config" "$SELFTESTS/config"
+		   "$SCRIPTS/kconfig/harness.config" "$SCRIPTS/kconfig/bench.config")
+	if [ -n "${EXTRA_KCONFIG:-}" ]; then
+		[ -f "$EXTRA_KCONFIG" ] || die "EXTRA_KCONFIG=$EXTRA_KCONFIG: no such file"
+		fragments+=("$EXTRA_KCONFIG")
+	fi
+	# The tree's patches count too: they may add Kconfig options.
+	key=$(cat "${fragments[@]}" "$src/kernel/configs/tiny.config" \
+		"$src/arch/x86/configs/tiny.config" "$BUILD/$tree/.forkpin-apply" 2>/dev/null | sha256sum)
+	key="$key $(kernel_version "$src")"
+	if [ -f "$obj/.config" ] && stamp_ok "$obj/.forkpin-config" "$key"; then
+		say "config $flavor: up to date"
+		return 0
+	fi
+	mkdir -p "$obj"
+	log=$dir/config.log
+	say "config $flavor: tinyconfig + ${#fragments[@]} fragments (production: no bug catchers), on $tree's tree"
+	{
+		make -C "$src" O="$obj" tinyconfig &&
+		(cd "$src" && scripts/kconfig/merge_config.sh -m -O "$obj" \
+			"$obj/.config" "${fragments[@]}") &&
+		make -C "$src" O="$obj" olddefconfig
+	} >"$log" 2>&1 || { tail -n 20 "$log" >&2; die "config $flavor: kconfig failed; log: $log"; }
+
+	# Verify as config.sh does - every "CONFIG_X=v" there as is, every
+	# "# CONFIG_X is not set" not set at all - but only the last
+	# fragment's word on an option: bench.config overrides harness.config.
+	missing=$(awk '
+		FNR == 1 { f++ }
+		f == 1 { have[$0] = 1; if ($0 ~ /^CONFIG_/) { split($0, kv, "="); set[kv[1]] = 1 } next }
+		/^CONFIG_[A-Za-z0-9_]+=/ { split($0, kv, "="); k = kv[1]; off = 0 }
+		/^# CONFIG_[A-Za-z0-9_]+ is not set/ { k = $2; off = 1 }
+		/^CONFIG_[A-Za-z0-9_]+=/ || /^# CONFIG_[A-Za-z0-9_]+ is not set/ {
+			n++; line[n] = $0; key[n] = k; is_off[n] = off; from[n] = FILENAME
+			at[n] = f; last[k] = f
+		}
+		END {
+			for (i = 1; i <= n; i++) {
+				if (at[i] < last[key[i]])
+					continue
+				if (is_off[i] ? key[i] in set : !(line[i] in have))
+					printf "  %s (from %s)\n", line[i], from[i]
+			}
+		}
+	' "$obj/.config" "${fragments[@]}")
+	if [ -n "$missing" ]; then
+		rm -f "$obj/.forkpin-config"
+		printf '%s\n' "$missing" >&2
+		die "config $flavor: olddefconfig did not give the options above (unmet dependencies, or selected by another option); fix the fragments"
+	fi
+	echo "$key" >"$obj/.forkpin-config"
+	say "config $flavor: $(grep -c '^CONFIG_' "$obj/.config") options set, all requested ones verified (off: $(grep -c '^# CONFIG_.* is not set' "$SCRIPTS/kconfig/bench.config") bug-catcher options)"
+}
+
+if [ "${1:-}" = config ]; then
+	bench_kconfig "${2:-}"
+	exit 0
+fi
+[ $# -eq 0 ] || die "bench.sh: unknown arguments '$*' (expected none, or: config bench-base|bench-patched)"
+
+mb=${BENCH_MB:-256} runs=${BENCH_RUNS:-11} rounds=${BENCH_ROUNDS:-5} cpus=${BENCH_CPUS:-1}
 [[ $mb =~ ^[1-9][0-9]*$ ]] || die "BENCH_MB=$mb: expected a size in MiB"
 if ! [[ $runs =~ ^[0-9]+$ ]] || [ "$runs" -lt 10 ]; then
 	die "BENCH_RUNS=$runs: expected 10 or more (the median of at least 10 runs)"
@@ -26,27 +130,38 @@ fi
 [ "${BENCH_NO_PLOT:-0}" = 1 ] || command -v gnuplot >/dev/null ||
 	die "gnuplot not found: apt-get install gnuplot-nox (or BENCH_NO_PLOT=1: no plot)"
 
-# The region, the child's copy of it (pinned case) and memcpy's two
+# The region, the child's copy of it (pinned cases) and memcpy's two
 # buffers at most, plus room for the kernel: 3x the size + 1 GiB.
 need=$((3 * mb + 1024))
 mem=${QEMU_MEM:-2G}
 case $mem in *G) have=$((${mem%G} * 1024)) ;; *M) have=${mem%M} ;; *) have=0 ;; esac
 [ "$have" -ge "$need" ] || mem=${need}M
 
+for flavor in "${flavors[@]}"; do
+	dir=$(flavor_dir "$flavor")
+	[ -f "$dir/obj/arch/x86/boot/bzImage" ] ||
+		die "no $flavor kernel built (run: make bench BENCH_CONFIG=$bench_config)"
+	[ -x "$dir/selftests/fork_bench" ] ||
+		die "no fork_bench built for $flavor (run: make bench BENCH_CONFIG=$bench_config, or make selftests FLAVOR=$flavor)"
+done
 out=$BUILD/bench
 rm -rf "$out"
 mkdir -p "$out"
-for flavor in base patched; do
-	dir=$(flavor_dir "$flavor")
-	[ -x "$dir/selftests/fork_bench" ] ||
-		die "no fork_bench built for $flavor (run: make bench, or make selftests FLAVOR=$flavor)"
-	INITRAMFS_DIR=$out/$flavor TESTS=fork_bench TEST_TIMEOUT=${BOOT_TIMEOUT:-1200} \
+# What the report says the kernels are: the config and each kernel's release.
+{
+	echo "config=$bench_config"
+	echo "base=$(cat "$(flavor_dir "${flavors[0]}")/kversion")$(flavor_localversion "${flavors[0]}")"
+	echo "patched=$(cat "$(flavor_dir "${flavors[1]}")/kversion")$(flavor_localversion "${flavors[1]}")"
+} >"$out/config"
+# $out/base and $out/patched, whichever config: what bench-report.py reads.
+for flavor in "${flavors[@]}"; do
+	INITRAMFS_DIR=$out/${flavor#bench-} TESTS=fork_bench TEST_TIMEOUT=${BOOT_TIMEOUT:-1200} \
 		"$SCRIPTS/initramfs.sh" "$flavor"
 done
 for ((round = 1; round <= rounds; round++)); do
-	for flavor in base patched; do
-		say "bench $flavor, round $round/$rounds: ${mb} MiB, $runs forks per case, $cpus CPU(s), $mem"
-		INITRAMFS_DIR=$out/$flavor RUN=$out/$flavor/run-$round HUGEPAGES=0 \
+	for flavor in "${flavors[@]}"; do
+		say "bench $flavor ($bench_config config), round $round/$rounds: ${mb} MiB, $runs samples per case, $cpus CPU(s), $mem"
+		INITRAMFS_DIR=$out/${flavor#bench-} RUN=$out/${flavor#bench-}/run-$round HUGEPAGES=0 \
 			QEMU_MEM=$mem QEMU_CPUS=$cpus \
 			APPEND="forkpin.bench_mb=$mb forkpin.bench_runs=$runs ${APPEND:-}" \
 			"$SCRIPTS/boot.sh" "$flavor"

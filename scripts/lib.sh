@@ -25,16 +25,29 @@ die() { printf 'forkpin: error: %s\n' "$*" >&2; exit 1; }
 #   patched = 6.1 + the whole series
 #   debug   = patched + scripts/kconfig/debug.config (KASAN, kmemleak):
 #             the same tests, judged by kernel splats only
+#   bench-base, bench-patched
+#           = base and patched in make bench's production config
+#             (scripts/kconfig/bench.config: no bug catchers), built from
+#             base's and patched's applied trees (their src is a link, see
+#             bench_tree) into objects of their own, so that make bench
+#             never rebuilds make check's kernels
 flavor_check() {
 	case ${1:-} in
-	base|patched|debug) ;;
-	*) die "unknown flavor '${1:-}' (expected base, patched or debug)" ;;
+	base|patched|debug|bench-base|bench-patched) ;;
+	*) die "unknown flavor '${1:-}' (expected base, patched or debug; bench-base, bench-patched for make bench)" ;;
 	esac
 }
 flavor_dir() { flavor_check "$1"; echo "$BUILD/$1"; }
 flavor_localversion() {
-	case $1 in base) echo -base ;; debug) echo -forkpin-debug ;; *) echo -forkpin ;; esac
+	case $1 in
+	base) echo -base ;; debug) echo -forkpin-debug ;;
+	bench-base) echo -base-bench ;; bench-patched) echo -forkpin-bench ;;
+	*) echo -forkpin ;;
+	esac
 }
+# bench_tree FLAVOR: the flavor whose applied tree FLAVOR builds (base for
+# bench-base, patched for bench-patched; FLAVOR itself otherwise).
+bench_tree() { flavor_check "$1"; echo "${1#bench-}"; }
 
 # kernel_version DIR: "6.1.192" from a tree's top Makefile.
 kernel_version() {
@@ -100,10 +113,11 @@ stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 
 # series_patches FLAVOR: FLAVOR's patch file names, in series order. The
 # series is split into sections by "# == title ==" lines; the "base"
-# flavor takes only the section whose title says "test support".
+# flavor (and bench-base) takes only the section whose title says "test
+# support".
 series_patches() {
 	[ -f "$PATCHES/series" ] || die "no series file at $PATCHES/series"
-	awk -v flavor="$1" '
+	awk -v flavor="${1#bench-}" '
 		/^# == / { section = tolower($0); next }
 		/^[ \t]*(#|$)/ { next }
 		flavor != "base" || section ~ /test support/ { print $1 }

@@ -879,3 +879,25 @@ long cg_kb(const char *cg, const char *file)
 	snprintf(path, sizeof(path), "%s/%s", cg, file);
 	return read_key(path, NULL, &val) ? val >> 10 : -1;
 }
+
+int mkfs_ext(const char *dev)
+{
+	int status, null;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		null = open("/dev/null", O_RDWR);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		execlp("mke2fs", "mke2fs", "-F", "-b", "4096", dev, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}

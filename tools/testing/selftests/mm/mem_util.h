@@ -195,4 +195,11 @@ const char *memcg_create(const char *parent, const char *name, char *cg, size_t 
 bool cg_join(const char *cg);
 long cg_kb(const char *cg, const char *file);
 
+/*
+ * mkfs_ext - mke2fs -F -b 4096 @dev (busybox's or e2fsprogs', found in
+ * PATH, quietly): its exit status, 127 if there is none, -1 if it could
+ * not be run. An ext2 image, which ext4 mounts too.
+ */
+int mkfs_ext(const char *dev);
+
 #endif /* __FORKPIN_MEM_UTIL_H */

@@ -154,7 +154,7 @@
 #define OLD		0x11	/* the buffer before the read */
 #define PARENT		0x22	/* the parent's write after fork() */
 
-/* mkfs()'s block size: a page on x86 (case 12's sub-block write needs both). */
+/* mkfs_ext()'s block size: a page on x86 (case 12's sub-block write needs both). */
 #define FS_BLOCK	4096
 /* <linux/fs.h> clashes with <sys/mount.h>: the file's block on its device. */
 #ifndef FIBMAP
@@ -481,30 +481,6 @@ static bool create_file(const char *dir, const char *name, const char *data, siz
 	return ok;
 }
 
-/* mke2fs -F -b 4096 @dev: busybox's or e2fsprogs'. 0, 127 if there is none, or its status. */
-static int mkfs(const char *dev)
-{
-	int status, null;
-	pid_t pid;
-
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (!pid) {
-		null = open("/dev/null", O_RDWR);
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-			dup2(null, 2);
-		}
-		execlp("mke2fs", "mke2fs", "-F", "-b", "4096", dev, (char *)NULL);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
 /*
  * An ext2 image (mke2fs) on a dm-delay device, mounted as f->type, with
  * "data" (a page of DATA) and "splice" (pattern(), pipe_file_size()
@@ -526,7 +502,7 @@ static const char *fs_setup(struct fs *f)
 	why = dm_setup(&f->dev, 0, true);
 	if (why)
 		return f->why = why;
-	ret = mkfs(f->dev.node);
+	ret = mkfs_ext(f->dev.node);
 	if (ret == 127)
 		return f->why = "need mke2fs in PATH (busybox or e2fsprogs)";
 	if (ret) {

@@ -1551,29 +1551,6 @@ static enum result dirty_small_file(const struct tcase *c, const char **why)
 	return res;
 }
 
-/* mke2fs -F -b 4096 @dev (busybox's will do): its status, 127 if there is none. */
-static int mkfs(const char *dev)
-{
-	int status, null;
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -1;
-	if (!pid) {
-		null = open("/dev/null", O_RDWR);
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-			dup2(null, 2);
-		}
-		execlp("mke2fs", "mke2fs", "-F", "-b", "4096", dev, (char *)NULL);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
 /*
  * The data path of a disk file (control): written through MAP_SHARED,
  * munmap(), fdatasync(), read back with O_DIRECT from the disk.
@@ -1596,7 +1573,7 @@ static enum result dirty_ext4(const struct tcase *c, const char **why)
 	}
 	close(fd);
 	fd = -1;
-	ret = mkfs(RAMDISK);
+	ret = mkfs_ext(RAMDISK);
 	if (ret == 127) {
 		*why = "need mke2fs in PATH (busybox or e2fsprogs)";
 		return SKIP;

@@ -154,7 +154,7 @@ help:
 	@echo '  verdict            the summary table of the last boot'
 	@echo '  check-apply        the series applies with git am and patch -p1 too'
 	@echo '  check-series       every prefix of the series builds (mm/, fork, proc), and the'
-	@echo '                     whole series without THP and without hugetlb;'
+	@echo '                     whole series without THP, hugetlb, block filesystems;'
 	@echo '                     CHECK_SERIES_BOOT=1 boots every prefix too,'
 	@echo '                     (CHECK_SERIES_CONFIGS=0 skips those two; make check skips them'
 	@echo '                     unless CHECK_SERIES_CONFIGS=1, as CI sets it)'

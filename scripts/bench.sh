@@ -37,9 +37,10 @@ check) flavors=(base patched) ;;
 *) die "BENCH_CONFIG=$bench_config: expected prod (make check's config without the bug catchers) or check (make check's kernels)" ;;
 esac
 
-# bench_kconfig FLAVOR: FLAVOR's tree (a link) and its verified .config.
+# bench_kconfig FLAVOR: FLAVOR's tree (a link to base's or patched's) and
+# its verified .config (config.sh adds bench.config for bench flavors).
 bench_kconfig() {
-	local flavor=$1 dir tree src obj key log missing fragments
+	local flavor=$1 dir tree src
 	case $flavor in bench-base|bench-patched) ;;
 	*) die "bench.sh config: expected bench-base or bench-patched, not '$flavor'" ;;
 	esac
@@ -49,7 +50,7 @@ bench_kconfig() {
 		die "no kernel tree at $BUILD/$tree/src (run: make apply FLAVOR=$tree)"
 	fi
 	mkdir -p "$dir"
-	src=$dir/src obj=$dir/obj
+	src=$dir/src
 	# Relative: the link survives apply.sh swapping the tree in, and a
 	# moved BUILD.
 	if [ "$(readlink "$src" 2>/dev/null)" != "../$tree/src" ]; then
@@ -59,59 +60,7 @@ bench_kconfig() {
 		ln -s "../$tree/src" "$src"
 	fi
 	cp "$BUILD/$tree/kversion" "$dir/kversion"
-
-	fragments=("$SCRIPTS/kconfig/base.config" "$SELFTESTS/config"
-		   "$SCRIPTS/kconfig/harness.config" "$SCRIPTS/kconfig/bench.config")
-	if [ -n "${EXTRA_KCONFIG:-}" ]; then
-		[ -f "$EXTRA_KCONFIG" ] || die "EXTRA_KCONFIG=$EXTRA_KCONFIG: no such file"
-		fragments+=("$EXTRA_KCONFIG")
-	fi
-	# The tree's patches count too: they may add Kconfig options.
-	key=$(cat "${fragments[@]}" "$src/kernel/configs/tiny.config" \
-		"$src/arch/x86/configs/tiny.config" "$BUILD/$tree/.forkpin-apply" 2>/dev/null | sha256sum)
-	key="$key $(kernel_version "$src")"
-	if [ -f "$obj/.config" ] && stamp_ok "$obj/.forkpin-config" "$key"; then
-		say "config $flavor: up to date"
-		return 0
-	fi
-	mkdir -p "$obj"
-	log=$dir/config.log
-	say "config $flavor: tinyconfig + ${#fragments[@]} fragments (production: no bug catchers), on $tree's tree"
-	{
-		make -C "$src" O="$obj" tinyconfig &&
-		(cd "$src" && scripts/kconfig/merge_config.sh -m -O "$obj" \
-			"$obj/.config" "${fragments[@]}") &&
-		make -C "$src" O="$obj" olddefconfig
-	} >"$log" 2>&1 || { tail -n 20 "$log" >&2; die "config $flavor: kconfig failed; log: $log"; }
-
-	# Verify as config.sh does - every "CONFIG_X=v" there as is, every
-	# "# CONFIG_X is not set" not set at all - but only the last
-	# fragment's word on an option: bench.config overrides harness.config.
-	missing=$(awk '
-		FNR == 1 { f++ }
-		f == 1 { have[$0] = 1; if ($0 ~ /^CONFIG_/) { split($0, kv, "="); set[kv[1]] = 1 } next }
-		/^CONFIG_[A-Za-z0-9_]+=/ { split($0, kv, "="); k = kv[1]; off = 0 }
-		/^# CONFIG_[A-Za-z0-9_]+ is not set/ { k = $2; off = 1 }
-		/^CONFIG_[A-Za-z0-9_]+=/ || /^# CONFIG_[A-Za-z0-9_]+ is not set/ {
-			n++; line[n] = $0; key[n] = k; is_off[n] = off; from[n] = FILENAME
-			at[n] = f; last[k] = f
-		}
-		END {
-			for (i = 1; i <= n; i++) {
-				if (at[i] < last[key[i]])
-					continue
-				if (is_off[i] ? key[i] in set : !(line[i] in have))
-					printf "  %s (from %s)\n", line[i], from[i]
-			}
-		}
-	' "$obj/.config" "${fragments[@]}")
-	if [ -n "$missing" ]; then
-		rm -f "$obj/.forkpin-config"
-		printf '%s\n' "$missing" >&2
-		die "config $flavor: olddefconfig did not give the options above (unmet dependencies, or selected by another option); fix the fragments"
-	fi
-	echo "$key" >"$obj/.forkpin-config"
-	say "config $flavor: $(grep -c '^CONFIG_' "$obj/.config") options set, all requested ones verified (off: $(grep -c '^# CONFIG_.* is not set' "$SCRIPTS/kconfig/bench.config") bug-catcher options)"
+	"$SCRIPTS/config.sh" "$flavor"
 }
 
 if [ "${1:-}" = config ]; then

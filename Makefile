@@ -23,7 +23,7 @@ export KERNEL_SRC BUILD ACCEL QEMU_MEM QEMU_CPUS TESTS JOBS BOOT_TIMEOUT
 export TEST_TIMEOUT HUGEPAGES CCACHE_DIR EXTRA_KCONFIG KVM_WATCHDOG FORKPIN_SCALE
 export FORKPIN_ZRAM BUSYBOX CCACHE CCACHE_SIZE PROGRESS_EVERY
 export CHECK_SERIES_BOOT CHECK_SERIES_CONFIGS HARNESS_BOOT
-export BENCH_MB BENCH_RUNS BENCH_ROUNDS BENCH_CPUS BENCH_NO_PLOT
+export BENCH_MB BENCH_RUNS BENCH_ROUNDS BENCH_CPUS BENCH_NO_PLOT BENCH_CLOCK
 
 # The steps from a patched tree to a booted, tested kernel, for one flavor.
 define kernel_steps
@@ -198,3 +198,6 @@ help:
 	@echo '  BENCH_ROUNDS=N     make bench: boots of each kernel, alternating (default 5)'
 	@echo '  BENCH_CPUS=N       make bench: guest CPUs (default 1)'
 	@echo '  BENCH_NO_PLOT=1    make bench: the table only, no gnuplot plot'
+	@echo '  BENCH_CLOCK=       make bench: wall (default, the host'"'"'s clock) or icount'
+	@echo '                     (TCG -icount: the guest clock counts instructions, 1 ns'
+	@echo '                     each; deterministic, one round is enough)'

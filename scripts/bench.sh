@@ -26,6 +26,14 @@
 # CPU per host core keeps the numbers steadier. The medians are taken over
 # all the samples of a kernel; the report shows how far the rounds and
 # the boots spread. BENCH_NO_PLOT=1: the table, no plot.
+#
+# BENCH_CLOCK: wall (default) times the guest by the host's clock, as a
+# user would see it (under TCG, with the emulator's noise); icount runs
+# the guests with QEMU's -icount shift=0,sleep=off (TCG only), so that
+# the guest's clock counts executed instructions, 1 ns each: the same
+# in every run to a fraction of a percent, which attributes a
+# difference of a few percent that wall time cannot (one round is then
+# enough). Instructions are not time: a cache miss costs one.
 # Results in $BUILD/bench/.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -70,6 +78,14 @@ fi
 [ $# -eq 0 ] || die "bench.sh: unknown arguments '$*' (expected none, or: config bench-base|bench-patched)"
 
 mb=${BENCH_MB:-256} runs=${BENCH_RUNS:-11} rounds=${BENCH_ROUNDS:-5} cpus=${BENCH_CPUS:-1}
+clock=${BENCH_CLOCK:-wall} icount=
+case $clock in
+wall) ;;
+icount) icount=shift=0,sleep=off ;;
+*) die "BENCH_CLOCK=$clock: expected wall (the host's clock) or icount (executed instructions)" ;;
+esac
+[ -z "$icount" ] || [ "${ACCEL:-auto}" != kvm ] ||
+	die "BENCH_CLOCK=icount counts instructions under TCG: not with ACCEL=kvm"
 [[ $mb =~ ^[1-9][0-9]*$ ]] || die "BENCH_MB=$mb: expected a size in MiB"
 if ! [[ $runs =~ ^[0-9]+$ ]] || [ "$runs" -lt 10 ]; then
 	die "BENCH_RUNS=$runs: expected 10 or more (the median of at least 10 runs)"
@@ -99,6 +115,7 @@ mkdir -p "$out"
 # What the report says the kernels are: the config and each kernel's release.
 {
 	echo "config=$bench_config"
+	echo "clock=$clock"
 	echo "base=$(cat "$(flavor_dir "${flavors[0]}")/kversion")$(flavor_localversion "${flavors[0]}")"
 	echo "patched=$(cat "$(flavor_dir "${flavors[1]}")/kversion")$(flavor_localversion "${flavors[1]}")"
 } >"$out/config"
@@ -109,9 +126,9 @@ for flavor in "${flavors[@]}"; do
 done
 for ((round = 1; round <= rounds; round++)); do
 	for flavor in "${flavors[@]}"; do
-		say "bench $flavor ($bench_config config), round $round/$rounds: ${mb} MiB, $runs samples per case, $cpus CPU(s), $mem"
+		say "bench $flavor ($bench_config config, $clock clock), round $round/$rounds: ${mb} MiB, $runs samples per case, $cpus CPU(s), $mem"
 		INITRAMFS_DIR=$out/${flavor#bench-} RUN=$out/${flavor#bench-}/run-$round HUGEPAGES=0 \
-			QEMU_MEM=$mem QEMU_CPUS=$cpus \
+			QEMU_MEM=$mem QEMU_CPUS=$cpus QEMU_ICOUNT=$icount \
 			APPEND="forkpin.bench_mb=$mb forkpin.bench_runs=$runs ${APPEND:-}" \
 			"$SCRIPTS/boot.sh" "$flavor"
 	done

@@ -11,6 +11,11 @@
 # ACCEL=auto uses KVM when /dev/kvm is usable, but falls back to TCG when
 # the guest prints no "Linux version" line within KVM_WATCHDOG seconds
 # (on some hosts a KVM guest hangs right after the firmware).
+#
+# QEMU_ICOUNT=OPTS (TCG only; make bench BENCH_CLOCK=icount): QEMU's
+# -icount OPTS, e.g. shift=0,sleep=off: the guest's clocks then advance
+# by the instructions it executes (1 ns each at shift 0), not by host
+# time, so a timed loop measures instructions, the same in every run.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -28,6 +33,11 @@ whole=${BOOT_TIMEOUT:-1200} watchdog=${KVM_WATCHDOG:-20}
 command -v qemu-system-x86_64 >/dev/null ||
 	die "qemu-system-x86_64 not found: apt-get install qemu-system-x86"
 case $accel in auto|kvm|tcg) ;; *) die "ACCEL=$accel: expected auto, kvm or tcg" ;; esac
+icount=${QEMU_ICOUNT:-}
+if [ -n "$icount" ]; then
+	[ "$accel" != kvm ] || die "QEMU_ICOUNT=$icount: instruction counting needs TCG, not ACCEL=kvm"
+	accel=tcg
+fi
 
 mkdir -p "$run"
 console=$run/console.log results=$run/results.tap
@@ -56,7 +66,7 @@ boot_once() {
 	# In a subshell whose stderr is the QEMU log, so that a crashing QEMU
 	# is an exit code and a line in that log, not a job message from bash.
 	(timeout -k 5 "$whole" qemu-system-x86_64 -nodefaults -no-reboot \
-		-display none -accel "$a" -cpu "$cpu" -m "$mem" -smp "$cpus" \
+		-display none -accel "$a" ${icount:+-icount "$icount"} -cpu "$cpu" -m "$mem" -smp "$cpus" \
 		-kernel "$kernel" -initrd "$initrd" -append "$append$extra $user" \
 		-serial "file:$console" -serial "file:$results" \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
@@ -95,7 +105,7 @@ elif [ "$accel" = kvm ]; then
 else
 	used=tcg
 fi
-say "boot $flavor: $(basename "$kernel") $(cat "$dir/kversion")$(flavor_localversion "$flavor"), $used, $cpus cpus, $mem"
+say "boot $flavor: $(basename "$kernel") $(cat "$dir/kversion")$(flavor_localversion "$flavor"), $used${icount:+ -icount $icount}, $cpus cpus, $mem"
 if ! boot_once "$used"; then
 	[ "$accel" = kvm ] && die "ACCEL=kvm: the guest printed no kernel line in ${watchdog}s"
 	used=tcg

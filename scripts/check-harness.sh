@@ -49,7 +49,8 @@ fails_with() {
 series_applies() { "$SCRIPTS/check-apply.sh"; }
 
 # make bench's report on fake guest output: medians over all boots, the
-# ratio, a splat fails it; and too few runs are refused up front.
+# ratio, a splat fails it, an icount run is labelled; and too few runs or
+# an unknown clock are refused up front.
 bench_report_judges() {
 	local d=$tmp/bench fl k v
 	for fl in base patched; do
@@ -80,7 +81,13 @@ bench_report_judges() {
 	echo "[   12.3] WARNING: CPU: 0 PID: 1 at mm/memory.c:1000 copy_present_ptes" >"$d/patched/run-2/console.log"
 	BENCH_NO_PLOT=1 "$SCRIPTS/bench-report.py" "$d" >"$tmp/bench-report3" 2>&1 && { echo "a splat must fail the report"; return 1; }
 	grep -q 'kernel splat' "$tmp/bench-report3" || { cat "$tmp/bench-report3"; echo "the splat is not named"; return 1; }
+	# An icount run says that its figures are instructions.
+	: >"$d/patched/run-2/console.log"
+	printf 'config=prod\nclock=icount\n' >"$d/config"
+	BENCH_NO_PLOT=1 "$SCRIPTS/bench-report.py" "$d" >"$tmp/bench-report4" 2>&1 || { cat "$tmp/bench-report4"; echo "an icount run must pass"; return 1; }
+	grep -q '^clock: QEMU -icount' "$tmp/bench-report4" || { cat "$tmp/bench-report4"; echo "the icount clock is not named"; return 1; }
 	fails_with 'BENCH_RUNS=5' env BENCH_RUNS=5 "$SCRIPTS/bench.sh"
+	fails_with 'BENCH_CLOCK=cycles' env BENCH_CLOCK=cycles "$SCRIPTS/bench.sh"
 }
 
 patches_are_kernel_patches() {
@@ -351,7 +358,7 @@ check "a corrupted patch is named, nothing half-applied, the old tree kept" corr
 check "a missing package, not root: prints the apt-get line, exit 2" missing_package_as_user
 check "run-tests.sh, under sh and busybox: plan, markers, ok / SKIP / exit / TIMEOUT lines" runner_works
 check "verdict: failures, unreproduced base bugs, splats, skips, xfails, the debug kernel's KASAN and kmemleak reports are caught" verdict_judges
-check "make bench: medians over boots, ratios, splats and too few runs caught" bench_report_judges
+check "make bench: medians over boots, ratios, splats, the icount label, too few runs and an unknown clock caught" bench_report_judges
 if [ -f "$BUILD/patched/initramfs.cpio" ] && [ "${HARNESS_BOOT:-1}" != 0 ]; then
 	check "the tests build in-tree: make -C tools/testing/selftests TARGETS=forkpin-mm" tests_build_in_tree
 	check "the series adds no W=1 warnings" "$SCRIPTS/check-w1.sh"

@@ -84,8 +84,6 @@ wall) ;;
 icount) icount=shift=0,sleep=off ;;
 *) die "BENCH_CLOCK=$clock: expected wall (the host's clock) or icount (executed instructions)" ;;
 esac
-[ -z "$icount" ] || [ "${ACCEL:-auto}" != kvm ] ||
-	die "BENCH_CLOCK=icount counts instructions under TCG: not with ACCEL=kvm"
 [[ $mb =~ ^[1-9][0-9]*$ ]] || die "BENCH_MB=$mb: expected a size in MiB"
 if ! [[ $runs =~ ^[0-9]+$ ]] || [ "$runs" -lt 10 ]; then
 	die "BENCH_RUNS=$runs: expected 10 or more (the median of at least 10 runs)"
